@@ -1,0 +1,15 @@
+//! Append-only schema migrations for scimlink. Each migration is self-contained
+//! (it never imports `entity`) and has a `down()`; CI runs up, down, up.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_core_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_core_tables::Migration)]
+    }
+}

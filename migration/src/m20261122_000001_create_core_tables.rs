@@ -1,0 +1,293 @@
+//! Organisations, workspaces, SCIM tokens, accounts (the SCIM User) and the
+//! account email side table that makes `emails.value` filters indexed.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Organizations {
+    Table,
+    Id,
+    Slug,
+    Name,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Workspaces {
+    Table,
+    Id,
+    OrgId,
+    Slug,
+    Name,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ScimTokens {
+    Table,
+    Id,
+    OrgId,
+    Label,
+    TokenHash,
+    CreatedAt,
+    LastUsedAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden)]
+enum Accounts {
+    Table,
+    Id,
+    OrgId,
+    UserName,
+    UserNameLower,
+    ExternalId,
+    DisplayName,
+    DisplayNameLower,
+    PrimaryEmail,
+    PrimaryEmailLower,
+    Active,
+    AuthMode,
+    PasswordHash,
+    BreakGlass,
+    Resource,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AccountEmails {
+    Table,
+    Id,
+    AccountId,
+    OrgId,
+    Value,
+    ValueLower,
+    TypeLower,
+    IsPrimary,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Organizations::Table)
+                    .col(string(Organizations::Id).primary_key())
+                    .col(string_uniq(Organizations::Slug))
+                    .col(string(Organizations::Name))
+                    .col(timestamp_with_time_zone(Organizations::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Workspaces::Table)
+                    .col(string(Workspaces::Id).primary_key())
+                    .col(string(Workspaces::OrgId))
+                    .col(string(Workspaces::Slug))
+                    .col(string(Workspaces::Name))
+                    .col(timestamp_with_time_zone(Workspaces::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Workspaces::Table, Workspaces::OrgId)
+                            .to(Organizations::Table, Organizations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_workspaces_org_slug")
+                    .table(Workspaces::Table)
+                    .col(Workspaces::OrgId)
+                    .col(Workspaces::Slug)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(ScimTokens::Table)
+                    .col(string(ScimTokens::Id).primary_key())
+                    .col(string(ScimTokens::OrgId))
+                    .col(string(ScimTokens::Label))
+                    // SHA-256 of the secret, hex. The secret itself is never stored.
+                    .col(string_uniq(ScimTokens::TokenHash))
+                    .col(timestamp_with_time_zone(ScimTokens::CreatedAt))
+                    .col(timestamp_with_time_zone_null(ScimTokens::LastUsedAt))
+                    .col(timestamp_with_time_zone_null(ScimTokens::RevokedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(ScimTokens::Table, ScimTokens::OrgId)
+                            .to(Organizations::Table, Organizations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_scim_tokens_org")
+                    .table(ScimTokens::Table)
+                    .col(ScimTokens::OrgId)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(Accounts::Table)
+                    .col(string(Accounts::Id).primary_key())
+                    .col(string(Accounts::OrgId))
+                    .col(string(Accounts::UserName))
+                    // Lower-cased in Rust (full Unicode), because userName is
+                    // caseExact=false (RFC 7643 §4.1.1) and SQLite's lower() is ASCII only.
+                    .col(string(Accounts::UserNameLower))
+                    .col(string_null(Accounts::ExternalId))
+                    .col(string_null(Accounts::DisplayName))
+                    .col(string_null(Accounts::DisplayNameLower))
+                    .col(string_null(Accounts::PrimaryEmail))
+                    .col(string_null(Accounts::PrimaryEmailLower))
+                    .col(boolean(Accounts::Active))
+                    .col(
+                        string(Accounts::AuthMode)
+                            .default("password")
+                            .check(Expr::col(Accounts::AuthMode).is_in(["password", "sso"])),
+                    )
+                    .col(string_null(Accounts::PasswordHash))
+                    .col(boolean(Accounts::BreakGlass).default(false))
+                    .col(text(Accounts::Resource))
+                    .col(big_integer(Accounts::Version))
+                    .col(timestamp_with_time_zone(Accounts::CreatedAt))
+                    .col(timestamp_with_time_zone(Accounts::UpdatedAt))
+                    // DESIGN invariant 1: an account in `sso` mode holds no password hash.
+                    .check(
+                        Expr::col(Accounts::AuthMode)
+                            .eq("password")
+                            .or(Expr::col(Accounts::PasswordHash).is_null()),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Accounts::Table, Accounts::OrgId)
+                            .to(Organizations::Table, Organizations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // DESIGN invariant 6: userName unique per organisation, case-insensitively;
+        // externalId unique per organisation when present (NULLs never collide).
+        for (name, cols, unique) in [
+            (
+                "ux_accounts_org_user_name",
+                vec![Accounts::OrgId, Accounts::UserNameLower],
+                true,
+            ),
+            (
+                "ux_accounts_org_external_id",
+                vec![Accounts::OrgId, Accounts::ExternalId],
+                true,
+            ),
+            (
+                "ix_accounts_org_display_name",
+                vec![Accounts::OrgId, Accounts::DisplayNameLower],
+                false,
+            ),
+            (
+                "ix_accounts_org_primary_email",
+                vec![Accounts::OrgId, Accounts::PrimaryEmailLower],
+                false,
+            ),
+            (
+                "ix_accounts_org_active",
+                vec![Accounts::OrgId, Accounts::Active],
+                false,
+            ),
+            (
+                "ix_accounts_org_created",
+                vec![Accounts::OrgId, Accounts::CreatedAt, Accounts::Id],
+                false,
+            ),
+            (
+                "ix_accounts_org_updated",
+                vec![Accounts::OrgId, Accounts::UpdatedAt],
+                false,
+            ),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(Accounts::Table);
+            for col in cols {
+                index.col(col);
+            }
+            if unique {
+                index.unique();
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(AccountEmails::Table)
+                    .col(big_pk_auto(AccountEmails::Id))
+                    .col(string(AccountEmails::AccountId))
+                    .col(string(AccountEmails::OrgId))
+                    .col(string(AccountEmails::Value))
+                    .col(string(AccountEmails::ValueLower))
+                    .col(string_null(AccountEmails::TypeLower))
+                    .col(boolean(AccountEmails::IsPrimary))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AccountEmails::Table, AccountEmails::AccountId)
+                            .to(Accounts::Table, Accounts::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, cols) in [
+            (
+                "ix_account_emails_org_value",
+                vec![AccountEmails::OrgId, AccountEmails::ValueLower],
+            ),
+            ("ix_account_emails_account", vec![AccountEmails::AccountId]),
+        ] {
+            let mut index = Index::create();
+            index.name(name).table(AccountEmails::Table);
+            for col in cols {
+                index.col(col);
+            }
+            manager.create_index(index.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            AccountEmails::Table.into_iden(),
+            Accounts::Table.into_iden(),
+            ScimTokens::Table.into_iden(),
+            Workspaces::Table.into_iden(),
+            Organizations::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

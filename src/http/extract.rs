@@ -1,0 +1,192 @@
+//! Request extractors. Each failure is an `AppError`, so a client sees an
+//! RFC 7644 §3.12 body for a bad token, a bad body or a bad query alike.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::error::AppError;
+use crate::scim::projection::Projection;
+use crate::scim::schema::ResourceTypeDef;
+use crate::service::{self, AppState, OrgScope};
+
+fn state(req: &HttpRequest) -> Result<Data<AppState>, AppError> {
+    req.app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("application state is not configured".into()))
+}
+
+/// The organisation of the request's SCIM bearer token.
+pub struct ScimAuth(pub OrgScope);
+
+impl FromRequest for ScimAuth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_string())
+            });
+        let state = state(req);
+        Box::pin(async move {
+            let state = state?;
+            let scope = service::tokens::authenticate(&state.db, bearer.as_deref()).await?;
+            Ok(ScimAuth(scope))
+        })
+    }
+}
+
+/// A JSON request body: `application/scim+json` or `application/json` (with
+/// any charset), at most `max_body_bytes`.
+pub struct ScimBody(pub Value);
+
+impl FromRequest for ScimBody {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = state(req).map(|s| s.settings.max_body_bytes);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let limit = limit?;
+            if let Some(ct) = content_type
+                && ct != "application/scim+json"
+                && ct != "application/json"
+            {
+                return Err(AppError::UnsupportedMediaType(format!(
+                    "Content-Type {ct} is not accepted; send application/scim+json or application/json"
+                )));
+            }
+            if declared_length.is_some_and(|len| len > limit) {
+                return Err(AppError::PayloadTooLarge { limit });
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    AppError::invalid_syntax(format!("the request body could not be read: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(AppError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(AppError::invalid_syntax(
+                    "the request body is empty; send a JSON object",
+                ));
+            }
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                AppError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+            })?;
+            Ok(ScimBody(value))
+        })
+    }
+}
+
+/// The query string, with parameter names compared case-insensitively and
+/// unknown parameters ignored (Entra appends its own).
+pub struct ScimQuery(HashMap<String, String>);
+
+impl ScimQuery {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, AppError> {
+        self.get(name)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<i64>().map_err(|_| {
+                    AppError::invalid_value(format!("{name} must be an integer, not {s:?}"))
+                })
+            })
+            .transpose()
+    }
+
+    pub fn projection(&self, rt: &ResourceTypeDef) -> Result<Projection, AppError> {
+        Ok(Projection::parse(
+            rt,
+            self.get("attributes"),
+            self.get("excludedAttributes"),
+        )?)
+    }
+
+    pub fn list_params(
+        &self,
+        rt: &ResourceTypeDef,
+    ) -> Result<service::users::ListParams, AppError> {
+        let descending = match self.get("sortOrder").map(str::trim) {
+            None | Some("") => false,
+            Some(o) if o.eq_ignore_ascii_case("ascending") => false,
+            Some(o) if o.eq_ignore_ascii_case("descending") => true,
+            Some(o) => {
+                return Err(AppError::invalid_value(format!(
+                    "sortOrder must be ascending or descending, not {o:?}"
+                )));
+            }
+        };
+        Ok(service::users::ListParams {
+            filter: self.get("filter").map(str::to_string),
+            sort_by: self.get("sortBy").map(str::to_string),
+            descending,
+            start_index: self.integer("startIndex")?,
+            count: self.integer("count")?,
+            projection: self.projection(rt)?,
+        })
+    }
+}
+
+impl FromRequest for ScimQuery {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .map(|pairs| {
+                ScimQuery(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                        .collect(),
+                )
+            })
+            .map_err(|e| AppError::invalid_syntax(format!("the query string is malformed: {e}")));
+        std::future::ready(parsed)
+    }
+}
+
+/// A request header as text, if present and readable.
+pub fn header_text<'a>(req: &'a HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}

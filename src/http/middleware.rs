@@ -1,0 +1,121 @@
+//! Request middleware: path normalisation before routing, and one log line
+//! per request (method, path, status, duration; never headers or query,
+//! which may carry secrets or personal data).
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Uri;
+use actix_web::middleware::Next;
+
+/// SCIM endpoint names as the router knows them. Entra sends `/users`, some
+/// clients add a trailing slash: both reach the same handler.
+const CANONICAL_SEGMENTS: &[&str] = &[
+    "scim",
+    "v2",
+    "Users",
+    "Groups",
+    "Me",
+    "Bulk",
+    ".search",
+    "ServiceProviderConfig",
+    "ResourceTypes",
+    "Schemas",
+];
+
+/// The path the router should see for `path`.
+pub fn normalize_path(path: &str) -> String {
+    let trimmed = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    // ["", "scim", "v2", resource, ...]: canonicalise the prefix and the
+    // resource name (or `.search` after it), never ids.
+    let is_scim = segments.len() >= 3
+        && segments[1].eq_ignore_ascii_case("scim")
+        && segments[2].eq_ignore_ascii_case("v2");
+    if !is_scim {
+        return trimmed.to_string();
+    }
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| {
+            let canonical = (i <= 3 || (i == 4 && seg.eq_ignore_ascii_case(".search")))
+                .then(|| {
+                    CANONICAL_SEGMENTS
+                        .iter()
+                        .find(|c| c.eq_ignore_ascii_case(seg))
+                })
+                .flatten();
+            canonical.copied().unwrap_or(seg)
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+pub async fn normalize_and_log(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let original = req.path().to_string();
+    let normalized = normalize_path(&original);
+    if normalized != original {
+        let path_and_query = match req.query_string() {
+            "" => normalized.clone(),
+            q => format!("{normalized}?{q}"),
+        };
+        let mut parts = req.head().uri.clone().into_parts();
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                req.match_info_mut().get_mut().update(&uri);
+                req.head_mut().uri = uri;
+            }
+        }
+    }
+    let response = next.call(req).await;
+    let status = match &response {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    log::info!(
+        "{method} {original} {status} {:.1}ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn normalises_case_and_trailing_slashes_but_not_ids() {
+        assert_eq!(normalize_path("/scim/v2/users/"), "/scim/v2/Users");
+        assert_eq!(
+            normalize_path("/SCIM/V2/Users/AbC-1"),
+            "/scim/v2/Users/AbC-1"
+        );
+        assert_eq!(
+            normalize_path("/scim/v2/users/.SEARCH"),
+            "/scim/v2/Users/.search"
+        );
+        assert_eq!(
+            normalize_path("/scim/v2/serviceproviderconfig"),
+            "/scim/v2/ServiceProviderConfig"
+        );
+        assert_eq!(
+            normalize_path("/scim/v2/Users/users"),
+            "/scim/v2/Users/users"
+        );
+        assert_eq!(normalize_path("/healthz/"), "/healthz");
+        assert_eq!(normalize_path("/"), "/");
+    }
+}

@@ -1,0 +1,106 @@
+//! HTTP: the only module that imports actix-web. Extractors, middleware,
+//! thin handlers, and the route table.
+
+pub mod discovery;
+pub mod extract;
+pub mod middleware;
+pub mod respond;
+pub mod users;
+
+use actix_web::http::Method;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, Route};
+
+use crate::error::AppError;
+
+/// One served route: method, path (in the router's and OpenAPI's `{id}` form)
+/// and how to build its handler. `configure` serves exactly these, and a test
+/// checks them against `openapi.yaml`.
+pub struct RouteDef {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: fn() -> Route,
+}
+
+pub fn routes() -> Vec<RouteDef> {
+    fn r(method: Method, path: &'static str, handler: fn() -> Route) -> RouteDef {
+        RouteDef {
+            method,
+            path,
+            handler,
+        }
+    }
+    vec![
+        r(Method::GET, "/healthz", || {
+            web::get().to(discovery::healthz)
+        }),
+        r(Method::GET, "/readyz", || web::get().to(discovery::readyz)),
+        r(Method::GET, "/openapi.yaml", || {
+            web::get().to(discovery::openapi_get)
+        }),
+        r(Method::GET, "/scim/v2/ServiceProviderConfig", || {
+            web::get().to(discovery::service_provider_config_get)
+        }),
+        r(Method::GET, "/scim/v2/ResourceTypes", || {
+            web::get().to(discovery::resource_types_list)
+        }),
+        r(Method::GET, "/scim/v2/ResourceTypes/{id}", || {
+            web::get().to(discovery::resource_types_get)
+        }),
+        r(Method::GET, "/scim/v2/Schemas", || {
+            web::get().to(discovery::schemas_list)
+        }),
+        r(Method::GET, "/scim/v2/Schemas/{id}", || {
+            web::get().to(discovery::schemas_get)
+        }),
+        r(Method::GET, "/scim/v2/Users", || {
+            web::get().to(users::users_list)
+        }),
+        r(Method::POST, "/scim/v2/Users", || {
+            web::post().to(users::users_create)
+        }),
+        r(Method::GET, "/scim/v2/Users/{id}", || {
+            web::get().to(users::users_get)
+        }),
+        r(Method::PUT, "/scim/v2/Users/{id}", || {
+            web::put().to(users::users_replace)
+        }),
+        r(Method::PATCH, "/scim/v2/Users/{id}", || {
+            web::patch().to(users::users_patch)
+        }),
+        r(Method::DELETE, "/scim/v2/Users/{id}", || {
+            web::delete().to(users::users_delete)
+        }),
+    ]
+}
+
+/// Mounts every route; a known path with an unserved method answers 405.
+pub fn configure(cfg: &mut ServiceConfig) {
+    let table = routes();
+    let mut paths: Vec<&'static str> = Vec::new();
+    for def in &table {
+        if !paths.contains(&def.path) {
+            paths.push(def.path);
+        }
+    }
+    for path in paths {
+        let mut resource = web::resource(path);
+        for def in table.iter().filter(|d| d.path == path) {
+            resource = resource.route((def.handler)());
+        }
+        cfg.service(resource.default_service(web::to(method_not_allowed)));
+    }
+}
+
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::MethodNotAllowed)
+}
+
+/// The answer for a path no route serves.
+pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

@@ -1,0 +1,11 @@
+//! scimlink: a SCIM 2.0 provisioning server with SSO account linking.
+
+pub mod cli;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod scim;
+pub mod service;
+pub mod settings;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,37 @@
+//! Typed settings, read once (from flags and environment by `main`, or built
+//! by tests) and passed down.
+
+/// What the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on, `host:port` (`127.0.0.1:0` picks a free port).
+    pub bind: String,
+    /// `sqlite://file.db?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Base URL clients reach the server at, for `meta.location` and `Location`.
+    /// `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Page size when a list request gives no `count`.
+    pub default_page_size: u64,
+    /// Largest page returned (advertised as `filter.maxResults`).
+    pub max_page_size: u64,
+    /// Most rows one list request may examine for a filter on attributes that
+    /// have no index, before it answers 400 `tooMany`.
+    pub max_filter_scan: u64,
+}
+
+impl Settings {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: database_url.into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+            max_filter_scan: 1_000_000,
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Storage: the only module that imports sea-orm. Queries, row <-> domain
+//! conversion, and filter -> SQL through an explicit attribute map.
+
+pub mod orgs;
+pub mod tokens;
+pub mod user_filter;
+pub mod users;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+pub use sea_orm::DbErr;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+};
+
+/// The database: a connection pool for reads and one for writes.
+///
+/// On SQLite the write pool has exactly one connection, so writers queue in
+/// the pool instead of failing with `SQLITE_BUSY`, and WAL lets the read pool
+/// run beside them. On PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, DbErr> {
+        if url.starts_with("sqlite:") {
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let write = Database::connect(sqlite_options(url, 1)).await?;
+            let read = if in_memory {
+                // An in-memory database exists once per connection: share it.
+                write.clone()
+            } else {
+                Database::connect(sqlite_options(url, 4)).await?
+            };
+            Ok(Db { read, write })
+        } else {
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(16)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            let pool = Database::connect(options).await?;
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+
+    /// A write transaction.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write.begin().await
+    }
+
+    /// A read transaction: one consistent snapshot for a multi-query read.
+    pub async fn begin_read(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.read.begin().await
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.write, None).await
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.ping().await
+    }
+}
+
+fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                // SCIM's caseExact attributes need a case-sensitive LIKE; the
+                // case-insensitive ones are compared on lower-cased columns.
+                .pragma("case_sensitive_like", "ON")
+        });
+    options
+}
+
+/// Whether a database error is a unique-index violation (a lost race on userName, say).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// A timestamp as stored: milliseconds, the precision the wire carries, so a
+/// value read back from a response compares equal in a filter.
+pub fn now_ms() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now();
+    now.duration_trunc(TimeDelta::milliseconds(1))
+        .unwrap_or(now)
+}

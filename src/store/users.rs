@@ -1,0 +1,268 @@
+//! Accounts, stored as the SCIM User: a row with indexed columns derived from
+//! the attributes (userName, externalId, displayName, primary email, active),
+//! the attributes themselves as JSON text, and an email side table.
+
+use chrono::{DateTime, Utc};
+use entity::{account, account_email};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Map, Value};
+
+pub use entity::account::Model as AccountRow;
+
+use crate::domain::user_name_key;
+
+/// The columns a row derives from its attributes.
+struct Derived {
+    user_name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    primary_email: Option<String>,
+    active: bool,
+    emails: Vec<(String, Option<String>, bool)>,
+}
+
+fn derive(attrs: &Map<String, Value>) -> Derived {
+    let text = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_string);
+    let emails: Vec<(String, Option<String>, bool)> = attrs
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|e| {
+                    let value = e.get("value")?.as_str()?.to_string();
+                    let kind = e.get("type").and_then(Value::as_str).map(str::to_lowercase);
+                    let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
+                    Some((value, kind, primary))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let primary_email = emails
+        .iter()
+        .find(|(_, _, primary)| *primary)
+        .or_else(|| emails.first())
+        .map(|(v, _, _)| v.clone());
+    Derived {
+        user_name: text("userName").unwrap_or_default(),
+        external_id: text("externalId"),
+        display_name: text("displayName"),
+        primary_email,
+        // RFC 7643 §4.1.1 leaves a missing `active` to the service provider: active.
+        active: attrs.get("active").and_then(Value::as_bool).unwrap_or(true),
+        emails,
+    }
+}
+
+pub struct NewAccount<'a> {
+    pub id: &'a str,
+    pub org_id: &'a str,
+    pub attributes: &'a Map<String, Value>,
+    pub password_hash: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, new: NewAccount<'_>) -> Result<AccountRow, DbErr> {
+    let d = derive(new.attributes);
+    let row = account::ActiveModel {
+        id: Set(new.id.to_string()),
+        org_id: Set(new.org_id.to_string()),
+        user_name_lower: Set(user_name_key(&d.user_name)),
+        user_name: Set(d.user_name),
+        external_id: Set(d.external_id),
+        display_name_lower: Set(d.display_name.as_deref().map(str::to_lowercase)),
+        display_name: Set(d.display_name),
+        primary_email_lower: Set(d.primary_email.as_deref().map(str::to_lowercase)),
+        primary_email: Set(d.primary_email),
+        active: Set(d.active),
+        auth_mode: Set("password".into()),
+        password_hash: Set(new.password_hash),
+        break_glass: Set(false),
+        resource: Set(Value::Object(new.attributes.clone()).to_string()),
+        version: Set(1),
+        created_at: Set(new.now),
+        updated_at: Set(new.now),
+    }
+    .insert(conn)
+    .await?;
+    replace_emails(conn, new.org_id, new.id, &d.emails).await?;
+    Ok(row)
+}
+
+/// Writes new attributes if the row is still at `expected_version`.
+/// `Ok(None)`: someone else changed it first (the caller retries or answers 412).
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    current: &AccountRow,
+    attributes: &Map<String, Value>,
+    new_password_hash: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Option<AccountRow>, DbErr> {
+    let d = derive(attributes);
+    let mut row: account::ActiveModel = current.clone().into();
+    row.user_name_lower = Set(user_name_key(&d.user_name));
+    row.user_name = Set(d.user_name);
+    row.external_id = Set(d.external_id);
+    row.display_name_lower = Set(d.display_name.as_deref().map(str::to_lowercase));
+    row.display_name = Set(d.display_name);
+    row.primary_email_lower = Set(d.primary_email.as_deref().map(str::to_lowercase));
+    row.primary_email = Set(d.primary_email);
+    row.active = Set(d.active);
+    if let Some(hash) = new_password_hash {
+        row.password_hash = Set(Some(hash));
+    }
+    row.resource = Set(Value::Object(attributes.clone()).to_string());
+    row.version = Set(current.version + 1);
+    row.updated_at = Set(now);
+    let result = account::Entity::update_many()
+        .set(row)
+        .filter(account::Column::Id.eq(current.id.as_str()))
+        .filter(account::Column::OrgId.eq(current.org_id.as_str()))
+        .filter(account::Column::Version.eq(current.version))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Ok(None);
+    }
+    replace_emails(conn, &current.org_id, &current.id, &d.emails).await?;
+    find(conn, &current.org_id, &current.id).await
+}
+
+async fn replace_emails(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    account_id: &str,
+    emails: &[(String, Option<String>, bool)],
+) -> Result<(), DbErr> {
+    account_email::Entity::delete_many()
+        .filter(account_email::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?;
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let rows = emails
+        .iter()
+        .map(|(value, kind, primary)| account_email::ActiveModel {
+            account_id: Set(account_id.to_string()),
+            org_id: Set(org_id.to_string()),
+            value_lower: Set(value.to_lowercase()),
+            value: Set(value.clone()),
+            type_lower: Set(kind.clone()),
+            is_primary: Set(*primary),
+            ..Default::default()
+        });
+    account_email::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<AccountRow>, DbErr> {
+    account::Entity::find()
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::OrgId.eq(org_id))
+        .one(conn)
+        .await
+}
+
+/// Deletes an account (its email rows go with it by foreign key); returns whether it existed.
+pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
+    account_email::Entity::delete_many()
+        .filter(account_email::Column::AccountId.eq(id))
+        .filter(account_email::Column::OrgId.eq(org_id))
+        .exec(conn)
+        .await?;
+    let result = account::Entity::delete_many()
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::OrgId.eq(org_id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Which unique attribute another account of the organisation already holds.
+pub enum Clash {
+    UserName,
+    ExternalId,
+}
+
+pub async fn find_clash(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    attributes: &Map<String, Value>,
+    except_id: Option<&str>,
+) -> Result<Option<Clash>, DbErr> {
+    let d = derive(attributes);
+    let others = || {
+        let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
+        if let Some(id) = except_id {
+            q = q.filter(account::Column::Id.ne(id));
+        }
+        q
+    };
+    if others()
+        .filter(account::Column::UserNameLower.eq(user_name_key(&d.user_name)))
+        .count(conn)
+        .await?
+        > 0
+    {
+        return Ok(Some(Clash::UserName));
+    }
+    if let Some(external_id) = d.external_id
+        && others()
+            .filter(account::Column::ExternalId.eq(external_id))
+            .count(conn)
+            .await?
+            > 0
+    {
+        return Ok(Some(Clash::ExternalId));
+    }
+    Ok(None)
+}
+
+/// How many accounts of the organisation satisfy `condition`.
+pub async fn count(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    condition: Option<SimpleExpr>,
+) -> Result<u64, DbErr> {
+    let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
+    if let Some(c) = condition {
+        q = q.filter(c);
+    }
+    q.count(conn).await
+}
+
+/// One page of the organisation's accounts that satisfy `condition`, in
+/// `order` and then by creation and id, so pages are stable.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    condition: Option<SimpleExpr>,
+    order: &[(SimpleExpr, Order)],
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<AccountRow>, DbErr> {
+    let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
+    if let Some(c) = condition {
+        q = q.filter(c);
+    }
+    for (expr, dir) in order {
+        // Unassigned values sort last in either direction.
+        q = q.order_by(Expr::expr(expr.clone()).is_null(), Order::Asc);
+        q = q.order_by(expr.clone(), dir.clone());
+    }
+    q.order_by_asc(account::Column::CreatedAt)
+        .order_by_asc(account::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await
+}

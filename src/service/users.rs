@@ -21,8 +21,6 @@ pub struct UserResource {
     pub location: String,
 }
 
-/// How many times a PUT/PATCH without `If-Match` retries after losing a race.
-const WRITE_ATTEMPTS: usize = 5;
 /// Rows read per batch when a filter must be evaluated in memory.
 const SCAN_BATCH: u64 = 500;
 
@@ -161,8 +159,10 @@ pub async fn get(
     Ok(Conditional::Modified(respond(state, &row, projection)?))
 }
 
-/// A change computed from the current attributes: PUT's replacement or PATCH's result.
-async fn write_with_retry(
+/// Load, apply, validate, save, in one write transaction that holds the row
+/// (RFC 7644 §3.5.2: a PATCH applies whole or not at all). Concurrent writers
+/// to one User queue on the row instead of losing updates or failing.
+async fn write_locked(
     state: &AppState,
     scope: &OrgScope,
     id: &str,
@@ -170,59 +170,52 @@ async fn write_with_retry(
     projection: &Projection,
     change: impl Fn(&Map<String, Value>) -> AppResult<Normalized>,
 ) -> AppResult<UserResource> {
-    for _ in 0..WRITE_ATTEMPTS {
-        let current = store::users::find(&state.db.read, &scope.org_id, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if let Some(header) = if_match
-            && !etag_matches(header, &etag(current.version))
-        {
+    let txn = state.db.begin().await?;
+    let current = store::users::find_for_update(&txn, &scope.org_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if let Some(header) = if_match
+        && !etag_matches(header, &etag(current.version))
+    {
+        return Err(AppError::PreconditionFailed(format!(
+            "If-Match {header} does not match the current version {}",
+            etag(current.version)
+        )));
+    }
+    let current_attrs: Map<String, Value> =
+        serde_json::from_str(&current.resource).map_err(|e| {
+            AppError::Internal(format!("account {id} holds unreadable attributes: {e}"))
+        })?;
+    let Normalized {
+        attributes,
+        password,
+    } = change(&current_attrs)?;
+    if attributes == current_attrs && password.is_none() {
+        // Nothing changes: no write, and the version stays as it is.
+        return respond(state, &current, projection);
+    }
+    if let Some(clash) =
+        store::users::find_clash(&txn, &scope.org_id, &attributes, Some(id)).await?
+    {
+        return Err(clash_error(clash, &attributes));
+    }
+    let password_hash = hash_password(password).await?;
+    let row = match store::users::update(&txn, &current, &attributes, password_hash, now_ms()).await
+    {
+        Ok(Some(row)) => row,
+        // The row is held by this transaction, so this means a bug or a
+        // database without row locks; refuse rather than overwrite.
+        Ok(None) => {
             return Err(AppError::PreconditionFailed(format!(
-                "If-Match {header} does not match the current version {}",
-                etag(current.version)
+                "User {id} changed while this request was applied; retry"
             )));
         }
-        let current_attrs: Map<String, Value> =
-            serde_json::from_str(&current.resource).map_err(|e| {
-                AppError::Internal(format!("account {id} holds unreadable attributes: {e}"))
-            })?;
-        let Normalized {
-            attributes,
-            password,
-        } = change(&current_attrs)?;
-        if attributes == current_attrs && password.is_none() {
-            // Nothing changes: no write, and the version stays as it is.
-            return respond(state, &current, projection);
-        }
-        let password_hash = hash_password(password).await?;
-        let txn = state.db.begin().await?;
-        if let Some(clash) =
-            store::users::find_clash(&txn, &scope.org_id, &attributes, Some(id)).await?
-        {
-            return Err(clash_error(clash, &attributes));
-        }
-        match store::users::update(&txn, &current, &attributes, password_hash, now_ms()).await {
-            Ok(Some(row)) => {
-                txn.commit().await?;
-                log::info!("updated User {id} to version {}", row.version);
-                return respond(state, &row, projection);
-            }
-            Ok(None) if if_match.is_some() => {
-                return Err(AppError::PreconditionFailed(format!(
-                    "User {id} changed while this request was applied"
-                )));
-            }
-            Ok(None) => {
-                // Lost a race with another writer: read again and re-apply.
-                txn.rollback().await?;
-            }
-            Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::PreconditionFailed(format!(
-        "User {id} is being changed by many requests at once; retry"
-    )))
+        Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
+        Err(e) => return Err(e.into()),
+    };
+    txn.commit().await?;
+    log::info!("updated User {id} to version {}", row.version);
+    respond(state, &row, projection)
 }
 
 pub async fn replace(
@@ -238,7 +231,7 @@ pub async fn replace(
     // an `active` left out of a PUT keeps its current value rather than
     // silently re-activating or deactivating the account.
     let keeps_active = !replacement.attributes.contains_key("active");
-    write_with_retry(state, scope, id, if_match, projection, move |current| {
+    write_locked(state, scope, id, if_match, projection, move |current| {
         let mut next = replacement.clone();
         if keeps_active && let Some(active) = current.get("active") {
             next.attributes.insert("active".into(), active.clone());
@@ -256,7 +249,7 @@ pub async fn patch(
     if_match: Option<&str>,
     projection: &Projection,
 ) -> AppResult<UserResource> {
-    write_with_retry(state, scope, id, if_match, projection, |current| {
+    write_locked(state, scope, id, if_match, projection, |current| {
         Ok(patch::apply(&USER_RESOURCE_TYPE, current, body)?)
     })
     .await

@@ -93,8 +93,8 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewAccount<'_>) -> Result<
     Ok(row)
 }
 
-/// Writes new attributes if the row is still at `expected_version`.
-/// `Ok(None)`: someone else changed it first (the caller retries or answers 412).
+/// Writes new attributes if the row is still at the version `current` was read at.
+/// `Ok(None)`: someone else changed it first.
 pub async fn update(
     conn: &impl ConnectionTrait,
     current: &AccountRow,
@@ -168,6 +168,22 @@ pub async fn find(
     account::Entity::find()
         .filter(account::Column::Id.eq(id))
         .filter(account::Column::OrgId.eq(org_id))
+        .one(conn)
+        .await
+}
+
+/// Reads an account for a read-modify-write: on PostgreSQL the row stays
+/// locked (`FOR UPDATE`) until the transaction ends; on SQLite the single
+/// write connection already serialises writers.
+pub async fn find_for_update(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<AccountRow>, DbErr> {
+    account::Entity::find()
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::OrgId.eq(org_id))
+        .lock_exclusive()
         .one(conn)
         .await
 }

@@ -1,0 +1,144 @@
+//! The command line, run as the real binary.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{fresh_database, spawn_app};
+
+fn scimlink(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_scimlink"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run scimlink");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn org_and_token_commands() {
+    let (url, _dir) = fresh_database().await;
+    let (ok, out, err) = scimlink(&url, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied"));
+
+    let (ok, out, err) = scimlink(
+        &url,
+        &["org", "create", "--slug", "initech", "--name", "Initech"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("initech\tInitech"), "{out}");
+    let (ok, _, err) = scimlink(&url, &["org", "create", "--slug", "initech"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = scimlink(&url, &["org", "create", "--slug", "Bad Slug"]);
+    assert!(!ok && err.contains("slug"), "{err}");
+    let (ok, out, _) = scimlink(&url, &["org", "list"]);
+    assert!(ok && out.contains("initech"));
+
+    let (ok, out, err) = scimlink(
+        &url,
+        &[
+            "scim-token",
+            "create",
+            "--org",
+            "initech",
+            "--label",
+            "Okta",
+        ],
+    );
+    assert!(ok, "{err}");
+    let token = out.trim();
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "the secret alone on stdout: {out:?}"
+    );
+    assert!(token.starts_with("scim_") && token.len() >= 48);
+    let (ok, _, err) = scimlink(&url, &["scim-token", "create", "--org", "nosuch"]);
+    assert!(!ok && err.contains("nosuch"), "{err}");
+
+    let (ok, out, _) = scimlink(&url, &["scim-token", "list", "--org", "initech"]);
+    assert!(ok && out.contains("Okta"));
+    assert!(!out.contains(token), "list never shows the secret");
+    let token_id = out
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split('\t')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // The token works against a server on the same database, until revoked.
+    let db = scimlink::store::Db::connect(&url).await.unwrap();
+    let mut settings = scimlink::settings::Settings::new(url.clone());
+    settings.bind = "127.0.0.1:0".into();
+    let app = scimlink::startup::Application::build_with_db(settings, db).unwrap();
+    let base = app.base_url().to_string();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let status = client
+        .get(format!("{base}/scim/v2/Users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    let (ok, out, err) = scimlink(&url, &["scim-token", "revoke", &token_id]);
+    assert!(ok && out.contains("revoked"), "{err}");
+    let status = client
+        .get(format!("{base}/scim/v2/Users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn help_explains_every_command() {
+    let (ok, out, _) = scimlink("sqlite::memory:", &["--help"]);
+    assert!(ok);
+    for word in ["serve", "migrate", "org", "scim-token", "DATABASE_URL"] {
+        assert!(out.contains(word), "--help mentions {word}: {out}");
+    }
+    let (ok, out, _) = scimlink("sqlite::memory:", &["serve", "--help"]);
+    assert!(ok);
+    for word in [
+        "SCIMLINK_BIND",
+        "SCIMLINK_PUBLIC_URL",
+        "SCIMLINK_MAX_BODY_BYTES",
+    ] {
+        assert!(out.contains(word), "serve --help mentions {word}");
+    }
+}
+
+#[tokio::test]
+async fn serve_bootstraps_a_default_organisation_once() {
+    let app = spawn_app().await;
+    drop(app);
+    let (url, _dir) = fresh_database().await;
+    let db = scimlink::store::Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    let first = scimlink::service::orgs::bootstrap(&db).await.unwrap();
+    assert!(first.as_deref().is_some_and(|t| t.starts_with("scim_")));
+    assert!(
+        scimlink::service::orgs::bootstrap(&db)
+            .await
+            .unwrap()
+            .is_none(),
+        "only on an empty database"
+    );
+    let orgs = scimlink::service::orgs::list(&db).await.unwrap();
+    assert_eq!(
+        orgs.iter().map(|o| o.slug.as_str()).collect::<Vec<_>>(),
+        ["default"]
+    );
+}

@@ -1,5 +1,6 @@
 //! `AppError`: the one error type of the service and its one mapping to HTTP.
-//! Under `/scim/v2` every error is an RFC 7644 §3.12 body.
+//! Every error is an RFC 7644 §3.12 body (the admin API, when it comes, will
+//! render the same variants as its own JSON).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -26,8 +27,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// 405; `allow` lists the methods the path serves.
+    #[error("this path serves only {allow}")]
+    MethodNotAllowed { allow: String },
     /// 412: `If-Match` did not match the current version (RFC 7644 §3.14).
     #[error("{0}")]
     PreconditionFailed(String),
@@ -86,7 +88,7 @@ impl AppError {
             AppError::Unauthorized(_)
             | AppError::Forbidden(_)
             | AppError::NotFound(_)
-            | AppError::MethodNotAllowed
+            | AppError::MethodNotAllowed { .. }
             | AppError::PreconditionFailed(_)
             | AppError::PayloadTooLarge { .. }
             | AppError::UnsupportedMediaType(_)
@@ -115,7 +117,7 @@ impl ResponseError for AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -140,6 +142,11 @@ impl ResponseError for AppError {
         }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
+        if let AppError::MethodNotAllowed { allow } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
         if matches!(self, AppError::Unauthorized(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

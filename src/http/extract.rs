@@ -187,6 +187,6 @@ impl FromRequest for ScimQuery {
 }
 
 /// A request header as text, if present and readable.
-pub fn header_text<'a>(req: &'a HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_text(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -14,8 +14,9 @@ use actix_web::{HttpRequest, Route};
 use crate::error::AppError;
 
 /// One served route: method, path (in the router's and OpenAPI's `{id}` form)
-/// and how to build its handler. `configure` serves exactly these, and a test
-/// checks them against `openapi.yaml`.
+/// and how to build its handler (without a method guard; `configure` adds
+/// it). `configure` serves exactly these, plus HEAD wherever GET is served,
+/// and a test checks them against `openapi.yaml`.
 pub struct RouteDef {
     pub method: Method,
     pub path: &'static str,
@@ -32,49 +33,52 @@ pub fn routes() -> Vec<RouteDef> {
     }
     vec![
         r(Method::GET, "/healthz", || {
-            web::get().to(discovery::healthz)
+            web::route().to(discovery::healthz)
         }),
-        r(Method::GET, "/readyz", || web::get().to(discovery::readyz)),
+        r(Method::GET, "/readyz", || {
+            web::route().to(discovery::readyz)
+        }),
         r(Method::GET, "/openapi.yaml", || {
-            web::get().to(discovery::openapi_get)
+            web::route().to(discovery::openapi_get)
         }),
         r(Method::GET, "/scim/v2/ServiceProviderConfig", || {
-            web::get().to(discovery::service_provider_config_get)
+            web::route().to(discovery::service_provider_config_get)
         }),
         r(Method::GET, "/scim/v2/ResourceTypes", || {
-            web::get().to(discovery::resource_types_list)
+            web::route().to(discovery::resource_types_list)
         }),
         r(Method::GET, "/scim/v2/ResourceTypes/{id}", || {
-            web::get().to(discovery::resource_types_get)
+            web::route().to(discovery::resource_types_get)
         }),
         r(Method::GET, "/scim/v2/Schemas", || {
-            web::get().to(discovery::schemas_list)
+            web::route().to(discovery::schemas_list)
         }),
         r(Method::GET, "/scim/v2/Schemas/{id}", || {
-            web::get().to(discovery::schemas_get)
+            web::route().to(discovery::schemas_get)
         }),
         r(Method::GET, "/scim/v2/Users", || {
-            web::get().to(users::users_list)
+            web::route().to(users::users_list)
         }),
         r(Method::POST, "/scim/v2/Users", || {
-            web::post().to(users::users_create)
+            web::route().to(users::users_create)
         }),
         r(Method::GET, "/scim/v2/Users/{id}", || {
-            web::get().to(users::users_get)
+            web::route().to(users::users_get)
         }),
         r(Method::PUT, "/scim/v2/Users/{id}", || {
-            web::put().to(users::users_replace)
+            web::route().to(users::users_replace)
         }),
         r(Method::PATCH, "/scim/v2/Users/{id}", || {
-            web::patch().to(users::users_patch)
+            web::route().to(users::users_patch)
         }),
         r(Method::DELETE, "/scim/v2/Users/{id}", || {
-            web::delete().to(users::users_delete)
+            web::route().to(users::users_delete)
         }),
     ]
 }
 
-/// Mounts every route; a known path with an unserved method answers 405.
+/// Mounts every route; a known path with an unserved method answers 405
+/// with an `Allow` header (RFC 9110 §15.5.6).
 pub fn configure(cfg: &mut ServiceConfig) {
     let table = routes();
     let mut paths: Vec<&'static str> = Vec::new();
@@ -85,15 +89,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
     }
     for path in paths {
         let mut resource = web::resource(path);
+        let mut allowed: Vec<String> = Vec::new();
         for def in table.iter().filter(|d| d.path == path) {
-            resource = resource.route((def.handler)());
+            resource = resource.route((def.handler)().method(def.method.clone()));
+            allowed.push(def.method.to_string());
+            if def.method == Method::GET {
+                // HEAD is GET without the body; actix drops the body for HEAD.
+                resource = resource.route((def.handler)().method(Method::HEAD));
+                allowed.push("HEAD".into());
+            }
         }
-        cfg.service(resource.default_service(web::to(method_not_allowed)));
+        let allow = allowed.join(", ");
+        cfg.service(resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<actix_web::HttpResponse, _>(AppError::MethodNotAllowed { allow }) }
+        })));
     }
-}
-
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::MethodNotAllowed)
 }
 
 /// The answer for a path no route serves.

@@ -187,10 +187,10 @@ fn escape_like(s: &str) -> String {
 pub fn sort_expr(target: &AttrRef, backend: DbBackend) -> Option<SimpleExpr> {
     if let Some(mapped) = map_top(target) {
         return Some(match mapped {
-            Mapped::Column(c) | Mapped::AlwaysPresent(c) => Expr::col((account::Entity, c)).into(),
+            Mapped::Column(c) | Mapped::AlwaysPresent(c) => Expr::col((account::Entity, c)),
             // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value.
             Mapped::Email(account_email::Column::ValueLower) => {
-                Expr::col((account::Entity, account::Column::PrimaryEmailLower)).into()
+                Expr::col((account::Entity, account::Column::PrimaryEmailLower))
             }
             Mapped::Email(_) => return None,
         });

@@ -206,8 +206,26 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_scim_bodies() {
         ),
     ] {
         let response = app.request(method.clone(), path).send().await.unwrap();
+        let allow = response.headers()["allow"].to_str().unwrap().to_string();
+        assert!(
+            allow.contains("GET") && !allow.contains(method.as_str()),
+            "{method} {path}: Allow {allow}"
+        );
         assert_scim_error(response, StatusCode::METHOD_NOT_ALLOWED, None).await;
     }
+    let head = app.request(Method::HEAD, "/healthz").send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    let head = app
+        .request(Method::HEAD, "/scim/v2/Users")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.content_length().unwrap_or(0),
+        0,
+        "HEAD carries no body"
+    );
 }
 
 #[tokio::test]

@@ -21,7 +21,6 @@ pub struct TestApp {
     pub token: String,
     pub org: OrgRow,
     pub db: Db,
-    pub database_url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -83,7 +82,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         token,
         org,
         db,
-        database_url,
         _dir: dir,
     }
 }
@@ -190,12 +188,7 @@ pub async fn assert_scim_error(
     scim_type: Option<&str>,
 ) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let content_type = content_type(&response);
     assert!(
         content_type.starts_with(SCIM),
         "content-type {content_type}"
@@ -215,4 +208,14 @@ pub async fn assert_scim_error(
         assert_eq!(body["scimType"], t, "{body}");
     }
     body
+}
+
+/// The response's Content-Type, or "" when it has none.
+pub fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -1,0 +1,16 @@
+//! The one integration-test binary: real HTTP against a real database.
+
+mod helpers;
+
+mod cli;
+mod discovery;
+mod errors;
+mod idp_entra;
+mod idp_okta;
+mod migrations;
+mod openapi;
+mod replay;
+mod tenancy;
+mod users_crud;
+mod users_list;
+mod users_patch;

@@ -58,7 +58,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMLINK_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
     /// Most Users one request may examine for a filter on attributes without an index, before it answers 400 tooMany.
-    #[arg(long, env = "SCIMLINK_MAX_FILTER_SCAN", default_value_t = 1_000_000)]
+    #[arg(long, env = "SCIMLINK_MAX_FILTER_SCAN", default_value_t = 200_000)]
     pub max_filter_scan: u64,
 }
 

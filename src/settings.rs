@@ -31,7 +31,7 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             default_page_size: 100,
             max_page_size: 1000,
-            max_filter_scan: 1_000_000,
+            max_filter_scan: 200_000,
         }
     }
 }

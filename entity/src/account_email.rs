@@ -12,7 +12,7 @@ pub struct Model {
     pub value: String,
     pub value_lower: String,
     pub type_lower: Option<String>,
-    pub is_primary: bool,
+    pub is_primary: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

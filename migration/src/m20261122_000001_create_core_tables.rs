@@ -1,6 +1,7 @@
 //! Organisations, workspaces, SCIM tokens, accounts (the SCIM User) and the
 //! account email side table that makes `emails.value` filters indexed.
 
+use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -71,9 +72,20 @@ enum AccountEmails {
     IsPrimary,
 }
 
+/// A text column compared with `<`/`>` or sorted on. On PostgreSQL it gets
+/// the "C" collation, so ordering is by code point as on SQLite and in the
+/// in-memory filter evaluator; SQLite's default (BINARY) already is.
+pub(crate) fn ordered_text(mut column: ColumnDef, backend: DbBackend) -> ColumnDef {
+    if backend == DbBackend::Postgres {
+        column.extra("COLLATE \"C\"");
+    }
+    column
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let backend = manager.get_database_backend();
         manager
             .create_table(
                 Table::create()
@@ -151,17 +163,23 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Accounts::Table)
-                    .col(string(Accounts::Id).primary_key())
+                    .col(ordered_text(string(Accounts::Id), backend).primary_key())
                     .col(string(Accounts::OrgId))
                     .col(string(Accounts::UserName))
                     // Lower-cased in Rust (full Unicode), because userName is
                     // caseExact=false (RFC 7643 §4.1.1) and SQLite's lower() is ASCII only.
-                    .col(string(Accounts::UserNameLower))
-                    .col(string_null(Accounts::ExternalId))
+                    .col(ordered_text(string(Accounts::UserNameLower), backend))
+                    .col(ordered_text(string_null(Accounts::ExternalId), backend))
                     .col(string_null(Accounts::DisplayName))
-                    .col(string_null(Accounts::DisplayNameLower))
+                    .col(ordered_text(
+                        string_null(Accounts::DisplayNameLower),
+                        backend,
+                    ))
                     .col(string_null(Accounts::PrimaryEmail))
-                    .col(string_null(Accounts::PrimaryEmailLower))
+                    .col(ordered_text(
+                        string_null(Accounts::PrimaryEmailLower),
+                        backend,
+                    ))
                     .col(boolean(Accounts::Active))
                     .col(
                         string(Accounts::AuthMode)
@@ -247,9 +265,10 @@ impl MigrationTrait for Migration {
                     .col(string(AccountEmails::AccountId))
                     .col(string(AccountEmails::OrgId))
                     .col(string(AccountEmails::Value))
-                    .col(string(AccountEmails::ValueLower))
-                    .col(string_null(AccountEmails::TypeLower))
-                    .col(boolean(AccountEmails::IsPrimary))
+                    .col(ordered_text(string(AccountEmails::ValueLower), backend))
+                    .col(ordered_text(string_null(AccountEmails::TypeLower), backend))
+                    // NULL when the email does not say: `emails.primary pr` must not match it.
+                    .col(boolean_null(AccountEmails::IsPrimary))
                     .foreign_key(
                         ForeignKey::create()
                             .from(AccountEmails::Table, AccountEmails::AccountId)

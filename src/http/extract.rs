@@ -51,65 +51,78 @@ impl FromRequest for ScimAuth {
 }
 
 /// A JSON request body: `application/scim+json` or `application/json` (with
-/// any charset), at most `max_body_bytes`.
-pub struct ScimBody(pub Value);
+/// any charset), at most `max_body_bytes`. Extracting it reads nothing; the
+/// handler calls [`ScimBody::json`] once the other extractors (the token
+/// above all) have passed, so an unauthenticated client gets 401 and the
+/// server never buffers its body.
+pub struct ScimBody {
+    payload: Payload,
+    content_type: Option<String>,
+    declared_length: Option<usize>,
+    limit: usize,
+}
+
+impl ScimBody {
+    pub async fn json(mut self) -> Result<Value, AppError> {
+        let limit = self.limit;
+        if let Some(ct) = &self.content_type
+            && ct != "application/scim+json"
+            && ct != "application/json"
+        {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "Content-Type {ct} is not accepted; send application/scim+json or application/json"
+            )));
+        }
+        if self.declared_length.is_some_and(|len| len > limit) {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = self.payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                AppError::invalid_syntax(format!("the request body could not be read: {e}"))
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(AppError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::invalid_syntax(
+                "the request body is empty; send a JSON object",
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+        })
+    }
+}
 
 impl FromRequest for ScimBody {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = state(req).map(|s| s.settings.max_body_bytes);
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let limit = limit?;
-            if let Some(ct) = content_type
-                && ct != "application/scim+json"
-                && ct != "application/json"
-            {
-                return Err(AppError::UnsupportedMediaType(format!(
-                    "Content-Type {ct} is not accepted; send application/scim+json or application/json"
-                )));
-            }
-            if declared_length.is_some_and(|len| len > limit) {
-                return Err(AppError::PayloadTooLarge { limit });
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    AppError::invalid_syntax(format!("the request body could not be read: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(AppError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(AppError::invalid_syntax(
-                    "the request body is empty; send a JSON object",
-                ));
-            }
-            let value: Value = serde_json::from_slice(&body).map_err(|e| {
-                AppError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
-            })?;
-            Ok(ScimBody(value))
-        })
+        let body = state(req).map(|state| ScimBody {
+            payload: payload.take(),
+            content_type: req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_ascii_lowercase()
+                }),
+            declared_length: req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok()),
+            limit: state.settings.max_body_bytes,
+        });
+        std::future::ready(body)
     }
 }
 

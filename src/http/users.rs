@@ -14,9 +14,10 @@ pub async fn users_create(
     state: Data<AppState>,
     ScimAuth(scope): ScimAuth,
     query: ScimQuery,
-    ScimBody(body): ScimBody,
+    body: ScimBody,
 ) -> AppResult<HttpResponse> {
     let projection = query.projection(&USER_RESOURCE_TYPE)?;
+    let body = body.json().await?;
     let user = service::users::create(&state, &scope, &body, &projection).await?;
     Ok(respond::resource(StatusCode::CREATED, &user))
 }
@@ -54,10 +55,11 @@ pub async fn users_replace(
     ScimAuth(scope): ScimAuth,
     query: ScimQuery,
     id: Path<String>,
-    ScimBody(body): ScimBody,
+    body: ScimBody,
 ) -> AppResult<HttpResponse> {
     let projection = query.projection(&USER_RESOURCE_TYPE)?;
     let if_match = header_text(&req, header::IF_MATCH);
+    let body = body.json().await?;
     let user = service::users::replace(&state, &scope, &id, &body, if_match, &projection).await?;
     Ok(respond::resource(StatusCode::OK, &user))
 }
@@ -68,10 +70,11 @@ pub async fn users_patch(
     ScimAuth(scope): ScimAuth,
     query: ScimQuery,
     id: Path<String>,
-    ScimBody(body): ScimBody,
+    body: ScimBody,
 ) -> AppResult<HttpResponse> {
     let projection = query.projection(&USER_RESOURCE_TYPE)?;
     let if_match = header_text(&req, header::IF_MATCH);
+    let body = body.json().await?;
     let user = service::users::patch(&state, &scope, &id, &body, if_match, &projection).await?;
     Ok(respond::resource(StatusCode::OK, &user))
 }

@@ -49,6 +49,10 @@ pub enum Cond {
     Any(AttrRef, Box<Cond>),
 }
 
+/// Most comparisons one filter may hold. IdPs send one or two; the bound
+/// keeps the SQL a filter becomes within every database's expression limits.
+pub const MAX_TERMS: usize = 100;
+
 /// Parses and compiles a `filter` query parameter.
 pub fn parse(rt: &ResourceTypeDef, text: &str) -> ProtocolResult<Cond> {
     let filter = match text.parse::<Filter>() {
@@ -61,7 +65,36 @@ pub fn parse(rt: &ResourceTypeDef, text: &str) -> ProtocolResult<Cond> {
                 ))
             })?,
     };
-    compile(rt, &filter)
+    let cond = compile(rt, &filter)?;
+    if cond.terms() > MAX_TERMS {
+        return Err(ProtocolError::invalid_filter(format!(
+            "the filter has more than {MAX_TERMS} comparisons"
+        )));
+    }
+    Ok(cond)
+}
+
+impl Cond {
+    /// How many presence tests and comparisons the filter holds.
+    pub fn terms(&self) -> usize {
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().map(Cond::terms).sum(),
+            Cond::Not(inner) | Cond::Any(_, inner) => inner.terms(),
+            Cond::Present(_) | Cond::Compare(..) => 1,
+        }
+    }
+
+    /// Whether the filter names the top-level attribute `name` (so that
+    /// evaluating it needs that attribute's values).
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().any(|c| c.mentions(name)),
+            Cond::Not(inner) => inner.mentions(name),
+            Cond::Any(target, _) | Cond::Present(target) | Cond::Compare(target, ..) => {
+                target.extension.is_none() && target.attr.name == name
+            }
+        }
+    }
 }
 
 /// Entra matches users with `emails[type eq "work"].value eq "x"`, a form the
@@ -268,6 +301,9 @@ fn typed_operand(
     };
     match def.ty {
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            CompValue::Str(s) if s.contains('\0') => Err(ProtocolError::invalid_filter(format!(
+                "the value for {path} contains a NUL character"
+            ))),
             CompValue::Str(s) => Ok(Operand::Str {
                 raw: s.clone(),
                 cmp: if def.case_exact {
@@ -594,6 +630,16 @@ mod tests {
             let err = parse(&USER_RESOURCE_TYPE, bad).expect_err(bad);
             assert_eq!(err.scim_type, ScimType::InvalidFilter, "{bad}");
         }
+    }
+
+    #[test]
+    fn long_filters_are_refused() {
+        let terms: Vec<String> = (0..=MAX_TERMS)
+            .map(|i| format!("userName eq \"u{i}\""))
+            .collect();
+        assert!(parse(&USER_RESOURCE_TYPE, &terms.join(" or ")).is_err());
+        assert!(parse(&USER_RESOURCE_TYPE, &terms[..MAX_TERMS].join(" or ")).is_ok());
+        assert!(parse(&USER_RESOURCE_TYPE, "userName eq \"a\\u0000\"").is_err());
     }
 
     #[test]

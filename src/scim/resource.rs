@@ -12,6 +12,14 @@ use serde_json::{Map, Value};
 use super::schema::{AttrDef, AttrType, COMMON_ATTRIBUTES, Mutability, ResourceTypeDef, SchemaDef};
 use super::{ProtocolError, ProtocolResult};
 
+/// Most values one multi-valued attribute may hold (a group's members, which
+/// are rows and not stored here, are not bound by this).
+pub const MAX_VALUES: usize = 1000;
+/// Longest value, in bytes, of an attribute that is an indexed identifier
+/// (`userName`, `externalId`, `displayName`, `emails.value`): the indexes
+/// that answer filters on them have a bounded entry size.
+pub const MAX_IDENTIFIER_BYTES: usize = 1024;
+
 /// What a POST/PUT body (or a patched resource) becomes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
@@ -69,6 +77,7 @@ pub fn normalize(rt: &ResourceTypeDef, input: &Value) -> ProtocolResult<Normaliz
             log::debug!("ignoring unknown attribute {key:?}");
         }
     }
+    check_identifier_lengths(&attributes)?;
     check_required(rt.core.attributes, &attributes, "")?;
     for ext in rt.extensions {
         if let Some(Value::Object(ext_attrs)) = attributes.get(ext.id) {
@@ -79,6 +88,40 @@ pub fn normalize(rt: &ResourceTypeDef, input: &Value) -> ProtocolResult<Normaliz
         attributes,
         password,
     })
+}
+
+fn check_identifier_lengths(attrs: &Map<String, Value>) -> ProtocolResult<()> {
+    let too_long = |name: &str, v: &str| {
+        (v.len() > MAX_IDENTIFIER_BYTES).then(|| {
+            ProtocolError::invalid_value(format!(
+                "{name} is longer than {MAX_IDENTIFIER_BYTES} bytes"
+            ))
+        })
+    };
+    for name in ["userName", "externalId", "displayName"] {
+        if let Some(e) = attrs
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|v| too_long(name, v))
+        {
+            return Err(e);
+        }
+    }
+    for email in attrs
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(e) = email
+            .get("value")
+            .and_then(Value::as_str)
+            .and_then(|v| too_long("emails.value", v))
+        {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 fn check_required(
@@ -156,6 +199,11 @@ pub fn normalize_value(def: &AttrDef, raw: &Value, path: &str) -> ProtocolResult
             // A single value where a list belongs: read it as a list of one.
             other => vec![other],
         };
+        if items.len() > MAX_VALUES {
+            return Err(ProtocolError::invalid_value(format!(
+                "{path} has more than {MAX_VALUES} values"
+            )));
+        }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             if let Some(v) = normalize_single(def, item, &format!("{path}[{i}]"))?
@@ -227,6 +275,10 @@ fn normalize_single(def: &AttrDef, raw: &Value, path: &str) -> ProtocolResult<Op
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => match raw {
             Value::String(s) if s.is_empty() => Ok(None),
+            // PostgreSQL text cannot hold U+0000, and no attribute needs it.
+            Value::String(s) if s.contains('\0') => Err(ProtocolError::invalid_value(format!(
+                "{path} contains a NUL character"
+            ))),
             Value::String(_) => Ok(Some(raw.clone())),
             Value::Number(n) => Ok(Some(Value::String(n.to_string()))),
             Value::Bool(b) => Ok(Some(Value::String(b.to_string()))),
@@ -360,6 +412,19 @@ mod tests {
         assert_eq!(a[ENTERPRISE_USER_URN]["manager"]["value"], "mgr-1");
         assert!(a[ENTERPRISE_USER_URN].get("department").is_none());
         assert_eq!(a["emails"][0]["primary"], true);
+    }
+
+    #[test]
+    fn limits_protect_the_indexes() {
+        assert!(norm(json!({"userName": "a\u{0}b"})).is_err());
+        assert!(norm(json!({"userName": "x".repeat(MAX_IDENTIFIER_BYTES + 1)})).is_err());
+        assert!(norm(json!({"userName": "x".repeat(MAX_IDENTIFIER_BYTES)})).is_ok());
+        let emails: Vec<Value> = (0..=MAX_VALUES)
+            .map(|i| json!({"value": format!("e{i}@x")}))
+            .collect();
+        assert!(norm(json!({"userName": "a", "emails": emails})).is_err());
+        let long_email = json!([{"value": "y".repeat(MAX_IDENTIFIER_BYTES + 1)}]);
+        assert!(norm(json!({"userName": "a", "emails": long_email})).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -446,6 +447,49 @@ pub static ENTERPRISE_USER_ATTRIBUTES: &[AttrDef] = &[
     ),
 ];
 
+pub static GROUP_ATTRIBUTES: &[AttrDef] = &[
+    AttrDef {
+        required: true,
+        ..string(
+            "displayName",
+            "A human-readable name for the Group. REQUIRED.",
+        )
+    },
+    complex(
+        "members",
+        "A list of members of the Group.",
+        true,
+        &[
+            AttrDef {
+                mutability: Mutability::Immutable,
+                case_exact: true,
+                ..string("value", "Identifier of the member of this Group.")
+            },
+            AttrDef {
+                mutability: Mutability::Immutable,
+                reference_types: &["User", "Group"],
+                ..of_type(
+                    AttrType::Reference,
+                    "$ref",
+                    "The URI corresponding to a SCIM resource that is a member of this Group.",
+                )
+            },
+            AttrDef {
+                mutability: Mutability::ReadOnly,
+                ..display()
+            },
+            AttrDef {
+                mutability: Mutability::Immutable,
+                canonical_values: &["User", "Group"],
+                ..string(
+                    "type",
+                    "A label indicating the type of resource, e.g., 'User' or 'Group'.",
+                )
+            },
+        ],
+    ),
+];
+
 /// A schema: its URN and its attributes.
 #[derive(Debug)]
 pub struct SchemaDef {
@@ -487,6 +531,22 @@ pub static USER_RESOURCE_TYPE: ResourceTypeDef = ResourceTypeDef {
     description: "User Account",
     core: &USER_SCHEMA,
     extensions: &[&ENTERPRISE_USER_SCHEMA],
+};
+
+pub static GROUP_SCHEMA: SchemaDef = SchemaDef {
+    id: GROUP_URN,
+    name: "Group",
+    description: "Group",
+    attributes: GROUP_ATTRIBUTES,
+};
+
+pub static GROUP_RESOURCE_TYPE: ResourceTypeDef = ResourceTypeDef {
+    id: "Group",
+    name: "Group",
+    endpoint: "/Groups",
+    description: "Group",
+    core: &GROUP_SCHEMA,
+    extensions: &[],
 };
 
 pub static RESOURCE_TYPES: &[&ResourceTypeDef] = &[&USER_RESOURCE_TYPE];

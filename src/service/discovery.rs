@@ -29,6 +29,14 @@ pub fn service_provider_config(state: &AppState) -> Value {
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": state.settings.max_page_size},
+        // RFC 9865 §4: how lists page.
+        "pagination": {
+            "cursor": false,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": state.settings.default_page_size,
+            "maxPageSize": state.settings.max_page_size,
+        },
         "changePassword": {"supported": true},
         "sort": {"supported": true},
         "etag": {"supported": true},

@@ -1,5 +1,6 @@
 //! The SCIM User use cases: create, read, list, replace, patch, delete.
 
+use sea_orm::sea_query::{Order, SimpleExpr};
 use serde_json::{Map, Value, json};
 
 use super::{AppState, Conditional, OrgScope, blocking};
@@ -10,7 +11,7 @@ use crate::scim::projection::Projection;
 use crate::scim::resource::{Normalized, format_datetime, normalize};
 use crate::scim::schema::{LIST_RESPONSE_URN, USER_RESOURCE_TYPE, USER_URN};
 use crate::scim::{self, etag, etag_matches, patch};
-use crate::store::user_filter::{prefilter, sort_expr, sort_order, translate};
+use crate::store::filter_sql::{Table, prefilter, sort_expr, sort_order, translate};
 use crate::store::users::{AccountRow, Clash, NewAccount};
 use crate::store::{self, is_unique_violation, now_ms};
 
@@ -30,12 +31,7 @@ fn location(state: &AppState, id: &str) -> String {
 
 /// The wire form of a stored row (RFC 7643 §4.1), before projection.
 fn to_wire(state: &AppState, row: &AccountRow) -> AppResult<Map<String, Value>> {
-    let attributes: Map<String, Value> = serde_json::from_str(&row.resource).map_err(|e| {
-        AppError::Internal(format!(
-            "account {} holds unreadable attributes: {e}",
-            row.id
-        ))
-    })?;
+    let attributes = attributes_of(row)?;
     let mut schemas = vec![json!(USER_URN)];
     for ext in USER_RESOURCE_TYPE.extensions {
         if attributes.contains_key(ext.id) {
@@ -149,9 +145,7 @@ pub async fn get(
     projection: &Projection,
     if_none_match: Option<&str>,
 ) -> AppResult<Conditional<UserResource>> {
-    let row = store::users::find(&state.db.read, &scope.org_id, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let row = find_existing(&state.db.read, scope, id).await?;
     let current = etag(row.version);
     if if_none_match.is_some_and(|h| etag_matches(h, &current)) {
         return Ok(Conditional::NotModified { etag: current });
@@ -170,6 +164,12 @@ async fn write_locked(
     projection: &Projection,
     change: impl Fn(&Map<String, Value>) -> AppResult<Normalized>,
 ) -> AppResult<UserResource> {
+    // A new password comes from the request, not from the stored user: hash
+    // it (tens of milliseconds of argon2) before taking the row and, on
+    // SQLite, the one write connection.
+    let snapshot = find_existing(&state.db.read, scope, id).await?;
+    let password_hash = hash_password(change(&attributes_of(&snapshot)?)?.password).await?;
+
     let txn = state.db.begin().await?;
     let current = store::users::find_for_update(&txn, &scope.org_id, id)
         .await?
@@ -182,15 +182,9 @@ async fn write_locked(
             etag(current.version)
         )));
     }
-    let current_attrs: Map<String, Value> =
-        serde_json::from_str(&current.resource).map_err(|e| {
-            AppError::Internal(format!("account {id} holds unreadable attributes: {e}"))
-        })?;
-    let Normalized {
-        attributes,
-        password,
-    } = change(&current_attrs)?;
-    if attributes == current_attrs && password.is_none() {
+    let current_attrs = attributes_of(&current)?;
+    let Normalized { attributes, .. } = change(&current_attrs)?;
+    if attributes == current_attrs && password_hash.is_none() {
         // Nothing changes: no write, and the version stays as it is.
         return respond(state, &current, projection);
     }
@@ -199,7 +193,6 @@ async fn write_locked(
     {
         return Err(clash_error(clash, &attributes));
     }
-    let password_hash = hash_password(password).await?;
     let row = match store::users::update(&txn, &current, &attributes, password_hash, now_ms()).await
     {
         Ok(Some(row)) => row,
@@ -216,6 +209,31 @@ async fn write_locked(
     txn.commit().await?;
     log::info!("updated User {id} to version {}", row.version);
     respond(state, &row, projection)
+}
+
+/// The stored attributes of a row.
+fn attributes_of(row: &AccountRow) -> AppResult<Map<String, Value>> {
+    serde_json::from_str(&row.resource).map_err(|e| {
+        AppError::Internal(format!(
+            "account {} holds unreadable attributes: {e}",
+            row.id
+        ))
+    })
+}
+
+/// The User `id` of the organisation, or 404. An id that is not a UUID
+/// cannot exist (ids are minted here) and never reaches the database.
+async fn find_existing(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &OrgScope,
+    id: &str,
+) -> AppResult<AccountRow> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(not_found(id));
+    }
+    store::users::find(conn, &scope.org_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))
 }
 
 pub async fn replace(
@@ -262,9 +280,7 @@ pub async fn delete(
     if_match: Option<&str>,
 ) -> AppResult<()> {
     let txn = state.db.begin().await?;
-    let current = store::users::find(&txn, &scope.org_id, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let current = find_existing(&txn, scope, id).await?;
     if let Some(header) = if_match
         && !etag_matches(header, &etag(current.version))
     {
@@ -309,7 +325,7 @@ pub async fn list(state: &AppState, scope: &OrgScope, params: &ListParams) -> Ap
         .filter(|s| !s.is_empty())
     {
         let target = crate::scim::projection::resolve_sort_by(&USER_RESOURCE_TYPE, sort_by)?;
-        let expr = sort_expr(&target, state.db.backend()).ok_or_else(|| {
+        let expr = sort_expr(Table::Users, &target, state.db.backend()).ok_or_else(|| {
             AppError::invalid_value(format!(
                 "sortBy {sort_by} names an attribute that cannot be sorted on"
             ))
@@ -323,10 +339,15 @@ pub async fn list(state: &AppState, scope: &OrgScope, params: &ListParams) -> Ap
         .map_or(settings.default_page_size, |c| c.max(0) as u64)
         .min(settings.max_page_size);
 
-    let (total, rows) = match cond.as_ref().map(|c| (c, translate(c))) {
+    let (total, rows) = match cond
+        .as_ref()
+        .map(|c| (c, translate(Table::Users, &scope.org_id, c)))
+    {
         // The whole filter runs in SQL on indexed columns.
         None | Some((_, Some(_))) => {
-            let sql = cond.as_ref().and_then(translate);
+            let sql = cond
+                .as_ref()
+                .and_then(|c| translate(Table::Users, &scope.org_id, c));
             let total = store::users::count(&state.db.read, &scope.org_id, sql.clone()).await?;
             let rows = if count == 0 || start_index > total {
                 Vec::new()
@@ -359,32 +380,47 @@ pub async fn list(state: &AppState, scope: &OrgScope, params: &ListParams) -> Ap
     }))
 }
 
-/// Reads the organisation's accounts in pages, narrowed by the indexed parts
-/// of the filter, and keeps those the whole filter matches. Holds one batch
-/// and one result page in memory, never the organisation.
+/// Reads the organisation's accounts in batches, narrowed by the indexed
+/// parts of the filter, and keeps those the whole filter matches. Holds one
+/// batch and one result page in memory, never the organisation. Without
+/// `sortBy` the batches are keyset pages (creation time, id), so each costs
+/// the same wherever it falls; with `sortBy` they are offset pages.
 async fn scan(
     state: &AppState,
     scope: &OrgScope,
     cond: &Cond,
-    order: &[(sea_orm::sea_query::SimpleExpr, sea_orm::sea_query::Order)],
+    order: &[(SimpleExpr, Order)],
     start_index: u64,
     count: u64,
 ) -> AppResult<(u64, Vec<AccountRow>)> {
-    let narrowing = prefilter(cond);
+    let narrowing = prefilter(Table::Users, &scope.org_id, cond);
     let txn = state.db.begin_read().await?;
-    let (mut matched, mut scanned, mut offset) = (0u64, 0u64, 0u64);
+    let (mut matched, mut scanned) = (0u64, 0u64);
+    let mut after = None;
     let mut rows = Vec::new();
     loop {
-        let batch = store::users::page(
-            &txn,
-            &scope.org_id,
-            narrowing.clone(),
-            order,
-            offset,
-            SCAN_BATCH,
-        )
-        .await?;
+        let batch = if order.is_empty() {
+            store::users::page_after(
+                &txn,
+                &scope.org_id,
+                narrowing.clone(),
+                after.take(),
+                SCAN_BATCH,
+            )
+            .await?
+        } else {
+            store::users::page(
+                &txn,
+                &scope.org_id,
+                narrowing.clone(),
+                order,
+                scanned,
+                SCAN_BATCH,
+            )
+            .await?
+        };
         let batch_len = batch.len() as u64;
+        after = batch.last().map(|r| (r.created_at, r.id.clone()));
         for row in batch {
             if filter::matches(cond, &Value::Object(to_wire(state, &row)?)) {
                 matched += 1;
@@ -394,7 +430,6 @@ async fn scan(
             }
         }
         scanned += batch_len;
-        offset += batch_len;
         if scanned > state.settings.max_filter_scan {
             return Err(AppError::bad(
                 scim::ScimType::TooMany,

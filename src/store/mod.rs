@@ -1,9 +1,9 @@
 //! Storage: the only module that imports sea-orm. Queries, row <-> domain
 //! conversion, and filter -> SQL through an explicit attribute map.
 
+pub mod filter_sql;
 pub mod orgs;
 pub mod tokens;
-pub mod user_filter;
 pub mod users;
 
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{fresh_database, spawn_app};
+use crate::helpers::fresh_database;
 
 fn scimlink(database_url: &str, args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_scimlink"))
@@ -120,25 +120,62 @@ async fn help_explains_every_command() {
     }
 }
 
+/// Runs `scimlink serve` on port 0 until it prints its listening line; returns stdout so far.
+fn serve_once(database_url: &str) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimlink"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start scimlink serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut stdout = String::new();
+    // The server logs "listening on" to stderr once it has bound; by then
+    // anything it prints on stdout at start has been printed.
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("a log line");
+        if line.contains("listening on") {
+            break;
+        }
+    }
+    child.kill().expect("stop the server");
+    let mut out = child.stdout.take().expect("stdout");
+    std::io::Read::read_to_string(&mut out, &mut stdout).expect("read stdout");
+    child.wait().ok();
+    stdout
+}
+
 #[tokio::test]
-async fn serve_bootstraps_a_default_organisation_once() {
-    let app = spawn_app().await;
-    drop(app);
+async fn serve_bootstraps_a_default_organisation_and_prints_its_token_once() {
     let (url, _dir) = fresh_database().await;
-    let db = scimlink::store::Db::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
-    let first = scimlink::service::orgs::bootstrap(&db).await.unwrap();
-    assert!(first.as_deref().is_some_and(|t| t.starts_with("scim_")));
+    let first = serve_once(&url);
+    let token = first
+        .lines()
+        .find(|l| l.starts_with("scim_"))
+        .unwrap_or_else(|| panic!("a token line in {first:?}"))
+        .to_string();
+    assert!(first.contains("Created organisation `default`"), "{first}");
     assert!(
-        scimlink::service::orgs::bootstrap(&db)
-            .await
-            .unwrap()
-            .is_none(),
-        "only on an empty database"
+        first.contains("/scim/v2") && first.contains("Authorization: Bearer"),
+        "{first}"
     );
+    let second = serve_once(&url);
+    assert!(
+        !second.contains("scim_"),
+        "the token is printed only on the first start: {second:?}"
+    );
+
+    let db = scimlink::store::Db::connect(&url).await.unwrap();
     let orgs = scimlink::service::orgs::list(&db).await.unwrap();
     assert_eq!(
         orgs.iter().map(|o| o.slug.as_str()).collect::<Vec<_>>(),
         ["default"]
     );
+    let scope = scimlink::service::tokens::authenticate(&db, Some(&token))
+        .await
+        .expect("the printed token works");
+    assert_eq!(scope.org_id, orgs[0].id);
 }

@@ -7,6 +7,7 @@ mod discovery;
 mod errors;
 mod idp_entra;
 mod idp_okta;
+mod limits;
 mod migrations;
 mod openapi;
 mod replay;

@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Most Users one request may examine for a filter on attributes without an index, before it answers 400 tooMany.
     #[arg(long, env = "SCIMLINK_MAX_FILTER_SCAN", default_value_t = 200_000)]
     pub max_filter_scan: u64,
+    /// Most operations one /Bulk request may carry; more get 413 (the body limit applies too).
+    #[arg(long, env = "SCIMLINK_MAX_BULK_OPERATIONS", default_value_t = 1000)]
+    pub max_bulk_operations: usize,
 }
 
 #[derive(Debug, Subcommand)]

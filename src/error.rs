@@ -21,6 +21,10 @@ pub enum AppError {
     /// 409: a uniqueness clash (RFC 7644 §3.3).
     #[error("{0}")]
     Uniqueness(String),
+    /// 409 `invalidValue`: a Bulk operation's `bulkId` reference that cannot
+    /// be resolved (RFC 7644 §3.7.3).
+    #[error("{0}")]
+    BulkReference(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -35,6 +39,9 @@ pub enum AppError {
     PreconditionFailed(String),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 413: a Bulk request with more operations than `maxOperations` (RFC 7644 §3.7.4).
+    #[error("a Bulk request may carry at most {limit} operations")]
+    TooManyOperations { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -85,17 +92,33 @@ impl AppError {
         match self {
             AppError::BadRequest { scim_type, .. } => Some(*scim_type),
             AppError::Uniqueness(_) => Some(ScimType::Uniqueness),
+            AppError::BulkReference(_) => Some(ScimType::InvalidValue),
             AppError::Unauthorized(_)
             | AppError::Forbidden(_)
             | AppError::NotFound(_)
             | AppError::MethodNotAllowed { .. }
             | AppError::PreconditionFailed(_)
             | AppError::PayloadTooLarge { .. }
+            | AppError::TooManyOperations { .. }
             | AppError::UnsupportedMediaType(_)
             | AppError::NotImplemented(_)
             | AppError::Database(_)
             | AppError::Internal(_) => None,
         }
+    }
+
+    /// The RFC 7644 §3.12 body of this error, as responses and Bulk results carry it.
+    pub fn scim_body(&self) -> serde_json::Value {
+        let status = self.status_code();
+        let mut body = json!({
+            "schemas": [ERROR_URN],
+            "status": status.as_u16().to_string(),
+            "detail": self.public_detail(),
+        });
+        if let Some(scim_type) = self.scim_type() {
+            body["scimType"] = json!(scim_type.as_str());
+        }
+        body
     }
 
     /// What the client reads. Server-side failures get a fixed sentence.
@@ -113,13 +136,15 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Uniqueness(_) => StatusCode::CONFLICT,
+            AppError::Uniqueness(_) | AppError::BulkReference(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge { .. } | AppError::TooManyOperations { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -132,14 +157,7 @@ impl ResponseError for AppError {
             // Log the cause chain inside; the body below carries none of it.
             log::error!("{status}: {self:?}");
         }
-        let mut body = json!({
-            "schemas": [ERROR_URN],
-            "status": status.as_u16().to_string(),
-            "detail": self.public_detail(),
-        });
-        if let Some(scim_type) = self.scim_type() {
-            body["scimType"] = json!(scim_type.as_str());
-        }
+        let body = self.scim_body();
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
         if let AppError::MethodNotAllowed { allow } = self

@@ -113,6 +113,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         default_page_size: args.default_page_size,
         max_page_size: args.max_page_size,
         max_filter_scan: args.max_filter_scan,
+        max_bulk_operations: args.max_bulk_operations,
     };
     let db = open(&settings.database_url).await?;
     let bootstrap_token = service::orgs::bootstrap(&db)

@@ -20,6 +20,8 @@ pub struct Settings {
     /// Most rows one list request may examine for a filter on attributes that
     /// have no index, before it answers 400 `tooMany`.
     pub max_filter_scan: u64,
+    /// Most operations one `/Bulk` request may carry (413 above it).
+    pub max_bulk_operations: usize,
 }
 
 impl Settings {
@@ -32,6 +34,7 @@ impl Settings {
             default_page_size: 100,
             max_page_size: 1000,
             max_filter_scan: 200_000,
+            max_bulk_operations: 1000,
         }
     }
 }

@@ -158,7 +158,7 @@ impl ScimQuery {
     pub fn list_params(
         &self,
         rt: &ResourceTypeDef,
-    ) -> Result<service::users::ListParams, AppError> {
+    ) -> Result<service::listing::ListParams, AppError> {
         let descending = match self.get("sortOrder").map(str::trim) {
             None | Some("") => false,
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
@@ -169,12 +169,13 @@ impl ScimQuery {
                 )));
             }
         };
-        Ok(service::users::ListParams {
+        Ok(service::listing::ListParams {
             filter: self.get("filter").map(str::to_string),
             sort_by: self.get("sortBy").map(str::to_string),
             descending,
             start_index: self.integer("startIndex")?,
             count: self.integer("count")?,
+            cursor: self.get("cursor").map(str::to_string),
             projection: self.projection(rt)?,
         })
     }

@@ -1,10 +1,13 @@
 //! HTTP: the only module that imports actix-web. Extractors, middleware,
 //! thin handlers, and the route table.
 
+pub mod bulk;
 pub mod discovery;
 pub mod extract;
+pub mod groups;
 pub mod middleware;
 pub mod respond;
+pub mod search;
 pub mod users;
 
 use actix_web::http::Method;
@@ -56,6 +59,19 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/scim/v2/Schemas/{id}", || {
             web::route().to(discovery::schemas_get)
         }),
+        r(Method::POST, "/scim/v2/Bulk", || {
+            web::route().to(bulk::bulk_post)
+        }),
+        // `.search` before `{id}`: the router takes the first resource whose path matches.
+        r(Method::POST, "/scim/v2/.search", || {
+            web::route().to(search::root_search)
+        }),
+        r(Method::POST, "/scim/v2/Users/.search", || {
+            web::route().to(search::users_search)
+        }),
+        r(Method::POST, "/scim/v2/Groups/.search", || {
+            web::route().to(search::groups_search)
+        }),
         r(Method::GET, "/scim/v2/Users", || {
             web::route().to(users::users_list)
         }),
@@ -73,6 +89,24 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::DELETE, "/scim/v2/Users/{id}", || {
             web::route().to(users::users_delete)
+        }),
+        r(Method::GET, "/scim/v2/Groups", || {
+            web::route().to(groups::groups_list)
+        }),
+        r(Method::POST, "/scim/v2/Groups", || {
+            web::route().to(groups::groups_create)
+        }),
+        r(Method::GET, "/scim/v2/Groups/{id}", || {
+            web::route().to(groups::groups_get)
+        }),
+        r(Method::PUT, "/scim/v2/Groups/{id}", || {
+            web::route().to(groups::groups_replace)
+        }),
+        r(Method::PATCH, "/scim/v2/Groups/{id}", || {
+            web::route().to(groups::groups_patch)
+        }),
+        r(Method::DELETE, "/scim/v2/Groups/{id}", || {
+            web::route().to(groups::groups_delete)
         }),
     ]
 }

@@ -5,7 +5,7 @@ use actix_web::http::{StatusCode, header};
 use serde_json::Value;
 
 use crate::error::SCIM_CONTENT_TYPE;
-use crate::service::users::UserResource;
+use crate::service::Resource;
 
 pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
@@ -15,7 +15,7 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
 
 /// A resource with its version in `ETag` (RFC 7644 §3.14); a 201 also
 /// carries `Location`, equal to `meta.location` (§3.3).
-pub fn resource(status: StatusCode, resource: &UserResource) -> HttpResponse {
+pub fn resource(status: StatusCode, resource: &Resource) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE))

@@ -46,7 +46,7 @@ pub async fn users_list(
 ) -> AppResult<HttpResponse> {
     let params = query.list_params(&USER_RESOURCE_TYPE)?;
     let page = service::users::list(&state, &scope, &params).await?;
-    Ok(respond::scim_json(StatusCode::OK, &page))
+    Ok(respond::scim_json(StatusCode::OK, &page.into_response()))
 }
 
 pub async fn users_replace(

@@ -2,6 +2,7 @@
 //! projection. Pure functions over `serde_json` values; no actix-web, no sea-orm.
 
 pub mod filter;
+pub mod members;
 pub mod patch;
 pub mod projection;
 pub mod resource;
@@ -20,6 +21,8 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §3: a cursor the server cannot use.
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -35,6 +38,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 }

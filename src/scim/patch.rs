@@ -19,20 +19,28 @@ use super::schema::{
 };
 use super::{ProtocolError, ProtocolResult, ScimType};
 
+/// The three PATCH operations (RFC 7644 §3.5.2), whatever their case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Add,
     Replace,
     Remove,
 }
 
-/// Applies a PatchOp body to `current` (stored attributes). Returns the new
-/// normalised attributes and a new password if an operation set one.
-pub fn apply(
-    rt: &ResourceTypeDef,
-    current: &Map<String, Value>,
-    body: &Value,
-) -> ProtocolResult<Normalized> {
+/// One operation of a PatchOp body, checked for shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub kind: Kind,
+    /// `None` for a pathless operation (its value is then an object).
+    pub path: Option<String>,
+    pub value: Option<Value>,
+}
+
+/// Reads a PatchOp body into its operations: the `schemas` URN (when
+/// present), a non-empty `Operations` list, a known `op` in any case, a
+/// string `path`, a `value` where add and replace need one, an object value
+/// where there is no path, and no pathless remove.
+pub fn parse_operations(body: &Value) -> ProtocolResult<Vec<Operation>> {
     let Value::Object(body) = body else {
         return Err(ProtocolError::invalid_syntax(
             "a PATCH body must be a JSON object",
@@ -59,6 +67,83 @@ pub fn apply(
             ));
         }
     };
+    operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            parse_operation(op).map_err(|e| ProtocolError {
+                detail: format!("Operations[{i}]: {}", e.detail),
+                ..e
+            })
+        })
+        .collect()
+}
+
+fn parse_operation(operation: &Value) -> ProtocolResult<Operation> {
+    let Value::Object(operation) = operation else {
+        return Err(ProtocolError::invalid_syntax(
+            "each operation must be an object",
+        ));
+    };
+    let kind = match get_ci(operation, "op").and_then(Value::as_str) {
+        Some(op) if op.eq_ignore_ascii_case("add") => Kind::Add,
+        Some(op) if op.eq_ignore_ascii_case("replace") => Kind::Replace,
+        Some(op) if op.eq_ignore_ascii_case("remove") => Kind::Remove,
+        Some(op) => {
+            return Err(ProtocolError::invalid_syntax(format!(
+                "unknown op {op:?}; use add, replace or remove"
+            )));
+        }
+        None => return Err(ProtocolError::invalid_syntax("op is required")),
+    };
+    let value = get_ci(operation, "value").cloned();
+    let path = match get_ci(operation, "path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => return Err(ProtocolError::invalid_path("path must be a string")),
+    };
+    if kind != Kind::Remove && value.is_none() {
+        return Err(ProtocolError::invalid_value(
+            format!("{kind:?} needs a value (RFC 7644 §3.5.2)").to_lowercase(),
+        ));
+    }
+    if path.is_none() {
+        match (kind, &value) {
+            // RFC 7644 §3.5.2.2: remove without a path fails with noTarget.
+            (Kind::Remove, _) => {
+                return Err(ProtocolError::new(
+                    ScimType::NoTarget,
+                    "remove needs a path",
+                ));
+            }
+            (_, Some(Value::Object(_))) => {}
+            _ => {
+                return Err(ProtocolError::invalid_value(
+                    "without a path, the value must be an object of attributes",
+                ));
+            }
+        }
+    }
+    Ok(Operation { kind, path, value })
+}
+
+/// Applies a PatchOp body to `current` (stored attributes). Returns the new
+/// normalised attributes and a new password if an operation set one.
+pub fn apply(
+    rt: &ResourceTypeDef,
+    current: &Map<String, Value>,
+    body: &Value,
+) -> ProtocolResult<Normalized> {
+    apply_operations(rt, current, &parse_operations(body)?)
+}
+
+/// Applies parsed operations in order to a copy of `current`.
+pub fn apply_operations(
+    rt: &ResourceTypeDef,
+    current: &Map<String, Value>,
+    operations: &[Operation],
+) -> ProtocolResult<Normalized> {
     let mut doc = Patcher {
         rt,
         attrs: current.clone(),
@@ -82,45 +167,14 @@ struct Patcher<'a> {
 }
 
 impl Patcher<'_> {
-    fn apply_one(&mut self, operation: &Value) -> ProtocolResult<()> {
-        let Value::Object(operation) = operation else {
-            return Err(ProtocolError::invalid_syntax(
-                "each operation must be an object",
-            ));
-        };
-        let kind = match get_ci(operation, "op").and_then(Value::as_str) {
-            Some(op) if op.eq_ignore_ascii_case("add") => Kind::Add,
-            Some(op) if op.eq_ignore_ascii_case("replace") => Kind::Replace,
-            Some(op) if op.eq_ignore_ascii_case("remove") => Kind::Remove,
-            Some(op) => {
-                return Err(ProtocolError::invalid_syntax(format!(
-                    "unknown op {op:?}; use add, replace or remove"
-                )));
-            }
-            None => return Err(ProtocolError::invalid_syntax("op is required")),
-        };
-        let value = get_ci(operation, "value");
-        let path = match get_ci(operation, "path") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(p)) if p.trim().is_empty() => None,
-            Some(Value::String(p)) => Some(p.as_str()),
-            Some(_) => return Err(ProtocolError::invalid_path("path must be a string")),
-        };
-        if kind != Kind::Remove && value.is_none() {
-            return Err(ProtocolError::invalid_value(
-                format!("{kind:?} needs a value (RFC 7644 §3.5.2)").to_lowercase(),
-            ));
-        }
-        let Some(path) = path else {
-            return match (kind, value) {
-                // RFC 7644 §3.5.2.2: remove without a path fails with noTarget.
-                (Kind::Remove, _) => Err(ProtocolError::new(
-                    ScimType::NoTarget,
-                    "remove needs a path",
-                )),
-                (_, Some(Value::Object(map))) => self.apply_pathless(kind, map),
+    fn apply_one(&mut self, operation: &Operation) -> ProtocolResult<()> {
+        let kind = operation.kind;
+        let value = operation.value.as_ref();
+        let Some(path) = operation.path.as_deref() else {
+            return match value {
+                Some(Value::Object(map)) => self.apply_pathless(kind, map),
                 _ => Err(ProtocolError::invalid_value(
-                    "without a path, the value must be an object of attributes",
+                    "without a path, the value must be an object",
                 )),
             };
         };

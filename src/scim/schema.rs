@@ -549,7 +549,7 @@ pub static GROUP_RESOURCE_TYPE: ResourceTypeDef = ResourceTypeDef {
     extensions: &[],
 };
 
-pub static RESOURCE_TYPES: &[&ResourceTypeDef] = &[&USER_RESOURCE_TYPE];
+pub static RESOURCE_TYPES: &[&ResourceTypeDef] = &[&USER_RESOURCE_TYPE, &GROUP_RESOURCE_TYPE];
 
 /// Every schema `/Schemas` serves.
 pub fn all_schemas() -> Vec<&'static SchemaDef> {

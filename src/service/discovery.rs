@@ -27,11 +27,15 @@ pub fn service_provider_config(state: &AppState) -> Value {
         "schemas": [SPC_URN],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": state.settings.max_bulk_operations,
+            "maxPayloadSize": state.settings.max_body_bytes,
+        },
         "filter": {"supported": true, "maxResults": state.settings.max_page_size},
         // RFC 9865 §4: how lists page.
         "pagination": {
-            "cursor": false,
+            "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": state.settings.default_page_size,

@@ -1,7 +1,11 @@
 //! Use cases. Each opens one transaction, calls `store` and `scim`, returns.
 
+pub mod bulk;
 pub mod discovery;
+pub mod groups;
+pub mod listing;
 pub mod orgs;
+pub mod search;
 pub mod tokens;
 pub mod users;
 
@@ -40,4 +44,24 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))
+}
+
+/// A resource as a response carries it.
+pub struct Resource {
+    pub body: serde_json::Value,
+    pub etag: String,
+    pub location: String,
+}
+
+/// RFC 7644 §3.14: a write with `If-Match` applies only to the version it names.
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), AppError> {
+    let current = crate::scim::etag(version);
+    match if_match {
+        Some(header) if !crate::scim::etag_matches(header, &current) => {
+            Err(AppError::PreconditionFailed(format!(
+                "If-Match {header} does not match the current version {current}"
+            )))
+        }
+        _ => Ok(()),
+    }
 }

@@ -1,36 +1,47 @@
 //! The SCIM User use cases: create, read, list, replace, patch, delete.
 
-use sea_orm::sea_query::{Order, SimpleExpr};
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 
-use super::{AppState, Conditional, OrgScope, blocking};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Order, SimpleExpr};
+
+use super::listing::{self, Direction, Key, ListParams, Lister, Page};
+use super::{AppState, Conditional, OrgScope, Resource, blocking, check_if_match};
 use crate::domain::password;
 use crate::error::{AppError, AppResult};
-use crate::scim::filter::{self, Cond};
+use crate::scim::filter::Cond;
 use crate::scim::projection::Projection;
 use crate::scim::resource::{Normalized, format_datetime, normalize};
-use crate::scim::schema::{LIST_RESPONSE_URN, USER_RESOURCE_TYPE, USER_URN};
-use crate::scim::{self, etag, etag_matches, patch};
-use crate::store::filter_sql::{Table, prefilter, sort_expr, sort_order, translate};
+use crate::scim::schema::{USER_RESOURCE_TYPE, USER_URN};
+use crate::scim::{etag, patch};
+use crate::store::filter_sql::Table;
+use crate::store::groups::UserGroup;
 use crate::store::users::{AccountRow, Clash, NewAccount};
 use crate::store::{self, is_unique_violation, now_ms};
-
-/// A User as a response carries it.
-pub struct UserResource {
-    pub body: Value,
-    pub etag: String,
-    pub location: String,
-}
-
-/// Rows read per batch when a filter must be evaluated in memory.
-const SCAN_BATCH: u64 = 500;
 
 fn location(state: &AppState, id: &str) -> String {
     format!("{}/scim/v2/Users/{id}", state.base_url)
 }
 
+/// The stored attributes of a row.
+fn attributes_of(row: &AccountRow) -> AppResult<Map<String, Value>> {
+    serde_json::from_str(&row.resource).map_err(|e| {
+        AppError::Internal(format!(
+            "account {} holds unreadable attributes: {e}",
+            row.id
+        ))
+    })
+}
+
 /// The wire form of a stored row (RFC 7643 §4.1), before projection.
-fn to_wire(state: &AppState, row: &AccountRow) -> AppResult<Map<String, Value>> {
+/// `groups`: the user's groups, when the response (or a filter) needs them.
+fn to_wire(
+    state: &AppState,
+    row: &AccountRow,
+    groups: Option<&[UserGroup]>,
+) -> AppResult<Map<String, Value>> {
     let attributes = attributes_of(row)?;
     let mut schemas = vec![json!(USER_URN)];
     for ext in USER_RESOURCE_TYPE.extensions {
@@ -42,6 +53,21 @@ fn to_wire(state: &AppState, row: &AccountRow) -> AppResult<Map<String, Value>> 
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), json!(row.id));
     out.extend(attributes);
+    if let Some(groups) = groups.filter(|g| !g.is_empty()) {
+        // RFC 7643 §4.1.2: read-only, direct or through nested groups.
+        let values = groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.group_id,
+                    "$ref": format!("{}/scim/v2/Groups/{}", state.base_url, g.group_id),
+                    "display": g.display,
+                    "type": if g.direct { "direct" } else { "indirect" },
+                })
+            })
+            .collect();
+        out.insert("groups".into(), Value::Array(values));
+    }
     out.insert(
         "meta".into(),
         json!({
@@ -55,14 +81,43 @@ fn to_wire(state: &AppState, row: &AccountRow) -> AppResult<Map<String, Value>> 
     Ok(out)
 }
 
-fn respond(state: &AppState, row: &AccountRow, projection: &Projection) -> AppResult<UserResource> {
-    let mut body = to_wire(state, row)?;
+/// The groups of these users, unless the projection leaves `groups` out.
+async fn groups_for(
+    conn: &impl sea_orm::ConnectionTrait,
+    rows: &[AccountRow],
+    needed: bool,
+) -> AppResult<HashMap<String, Vec<UserGroup>>> {
+    if !needed || rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    Ok(store::groups::groups_of_users(conn, &ids).await?)
+}
+
+fn respond_with(
+    state: &AppState,
+    row: &AccountRow,
+    groups: &HashMap<String, Vec<UserGroup>>,
+    projection: &Projection,
+) -> AppResult<Resource> {
+    let mut body = to_wire(state, row, groups.get(&row.id).map(Vec::as_slice))?;
     projection.apply(&USER_RESOURCE_TYPE, &mut body);
-    Ok(UserResource {
+    Ok(Resource {
         body: Value::Object(body),
         etag: etag(row.version),
         location: location(state, &row.id),
     })
+}
+
+async fn respond(
+    state: &AppState,
+    conn: &impl sea_orm::ConnectionTrait,
+    row: &AccountRow,
+    projection: &Projection,
+) -> AppResult<Resource> {
+    let rows = std::slice::from_ref(row);
+    let groups = groups_for(conn, rows, !projection.excludes("groups")).await?;
+    respond_with(state, row, &groups, projection)
 }
 
 fn not_found(id: &str) -> AppError {
@@ -105,12 +160,27 @@ async fn hash_password(password: Option<String>) -> AppResult<Option<String>> {
     }
 }
 
+/// The User `id` of the organisation, or 404. An id that is not a UUID
+/// cannot exist (ids are minted here) and never reaches the database.
+async fn find_existing(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &OrgScope,
+    id: &str,
+) -> AppResult<AccountRow> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(not_found(id));
+    }
+    store::users::find(conn, &scope.org_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
 pub async fn create(
     state: &AppState,
     scope: &OrgScope,
     body: &Value,
     projection: &Projection,
-) -> AppResult<UserResource> {
+) -> AppResult<Resource> {
     let Normalized {
         attributes,
         password,
@@ -135,7 +205,8 @@ pub async fn create(
     };
     txn.commit().await?;
     log::info!("created User {id} in organisation {}", scope.org_id);
-    respond(state, &row, projection)
+    // A new user belongs to no group yet.
+    respond_with(state, &row, &HashMap::new(), projection)
 }
 
 pub async fn get(
@@ -144,13 +215,15 @@ pub async fn get(
     id: &str,
     projection: &Projection,
     if_none_match: Option<&str>,
-) -> AppResult<Conditional<UserResource>> {
+) -> AppResult<Conditional<Resource>> {
     let row = find_existing(&state.db.read, scope, id).await?;
     let current = etag(row.version);
-    if if_none_match.is_some_and(|h| etag_matches(h, &current)) {
+    if if_none_match.is_some_and(|h| crate::scim::etag_matches(h, &current)) {
         return Ok(Conditional::NotModified { etag: current });
     }
-    Ok(Conditional::Modified(respond(state, &row, projection)?))
+    Ok(Conditional::Modified(
+        respond(state, &state.db.read, &row, projection).await?,
+    ))
 }
 
 /// Load, apply, validate, save, in one write transaction that holds the row
@@ -163,7 +236,7 @@ async fn write_locked(
     if_match: Option<&str>,
     projection: &Projection,
     change: impl Fn(&Map<String, Value>) -> AppResult<Normalized>,
-) -> AppResult<UserResource> {
+) -> AppResult<Resource> {
     // A new password comes from the request, not from the stored user: hash
     // it (tens of milliseconds of argon2) before taking the row and, on
     // SQLite, the one write connection.
@@ -174,19 +247,12 @@ async fn write_locked(
     let current = store::users::find_for_update(&txn, &scope.org_id, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if let Some(header) = if_match
-        && !etag_matches(header, &etag(current.version))
-    {
-        return Err(AppError::PreconditionFailed(format!(
-            "If-Match {header} does not match the current version {}",
-            etag(current.version)
-        )));
-    }
+    check_if_match(if_match, current.version)?;
     let current_attrs = attributes_of(&current)?;
     let Normalized { attributes, .. } = change(&current_attrs)?;
     if attributes == current_attrs && password_hash.is_none() {
         // Nothing changes: no write, and the version stays as it is.
-        return respond(state, &current, projection);
+        return respond(state, &txn, &current, projection).await;
     }
     if let Some(clash) =
         store::users::find_clash(&txn, &scope.org_id, &attributes, Some(id)).await?
@@ -206,34 +272,10 @@ async fn write_locked(
         Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
         Err(e) => return Err(e.into()),
     };
+    let resource = respond(state, &txn, &row, projection).await?;
     txn.commit().await?;
     log::info!("updated User {id} to version {}", row.version);
-    respond(state, &row, projection)
-}
-
-/// The stored attributes of a row.
-fn attributes_of(row: &AccountRow) -> AppResult<Map<String, Value>> {
-    serde_json::from_str(&row.resource).map_err(|e| {
-        AppError::Internal(format!(
-            "account {} holds unreadable attributes: {e}",
-            row.id
-        ))
-    })
-}
-
-/// The User `id` of the organisation, or 404. An id that is not a UUID
-/// cannot exist (ids are minted here) and never reaches the database.
-async fn find_existing(
-    conn: &impl sea_orm::ConnectionTrait,
-    scope: &OrgScope,
-    id: &str,
-) -> AppResult<AccountRow> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(not_found(id));
-    }
-    store::users::find(conn, &scope.org_id, id)
-        .await?
-        .ok_or_else(|| not_found(id))
+    Ok(resource)
 }
 
 pub async fn replace(
@@ -243,7 +285,7 @@ pub async fn replace(
     body: &Value,
     if_match: Option<&str>,
     projection: &Projection,
-) -> AppResult<UserResource> {
+) -> AppResult<Resource> {
     let replacement = normalize(&USER_RESOURCE_TYPE, body)?;
     // RFC 7644 §3.5.1 lets the service provider keep values it defaults;
     // an `active` left out of a PUT keeps its current value rather than
@@ -266,9 +308,14 @@ pub async fn patch(
     body: &Value,
     if_match: Option<&str>,
     projection: &Projection,
-) -> AppResult<UserResource> {
+) -> AppResult<Resource> {
+    let operations = patch::parse_operations(body)?;
     write_locked(state, scope, id, if_match, projection, |current| {
-        Ok(patch::apply(&USER_RESOURCE_TYPE, current, body)?)
+        Ok(patch::apply_operations(
+            &USER_RESOURCE_TYPE,
+            current,
+            &operations,
+        )?)
     })
     .await
 }
@@ -281,168 +328,92 @@ pub async fn delete(
 ) -> AppResult<()> {
     let txn = state.db.begin().await?;
     let current = find_existing(&txn, scope, id).await?;
-    if let Some(header) = if_match
-        && !etag_matches(header, &etag(current.version))
-    {
-        return Err(AppError::PreconditionFailed(format!(
-            "If-Match {header} does not match the current version {}",
-            etag(current.version)
-        )));
-    }
+    check_if_match(if_match, current.version)?;
+    // Its memberships go with it (by foreign key); the groups it leaves change version.
+    let groups = store::users::direct_group_ids(&txn, id).await?;
     store::users::delete(&txn, &scope.org_id, id).await?;
+    store::groups::bump_versions(&txn, &groups, now_ms()).await?;
     txn.commit().await?;
     log::info!("deleted User {id} from organisation {}", scope.org_id);
     Ok(())
 }
 
-/// The parameters of a list or search request (RFC 7644 §3.4.2).
-#[derive(Debug, Default)]
-pub struct ListParams {
-    pub filter: Option<String>,
-    pub sort_by: Option<String>,
-    pub descending: bool,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
-    pub projection: Projection,
+/// Users as the listing engine reads them.
+pub struct UserLister<'a> {
+    pub state: &'a AppState,
+    pub scope: &'a OrgScope,
 }
 
-pub async fn list(state: &AppState, scope: &OrgScope, params: &ListParams) -> AppResult<Value> {
-    let settings = &state.settings;
-    let cond: Option<Cond> = match params
-        .filter
-        .as_deref()
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-    {
-        Some(text) => Some(filter::parse(&USER_RESOURCE_TYPE, text)?),
-        None => None,
-    };
-    let mut order = Vec::new();
-    if let Some(sort_by) = params
-        .sort_by
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let target = crate::scim::projection::resolve_sort_by(&USER_RESOURCE_TYPE, sort_by)?;
-        let expr = sort_expr(Table::Users, &target, state.db.backend()).ok_or_else(|| {
-            AppError::invalid_value(format!(
-                "sortBy {sort_by} names an attribute that cannot be sorted on"
-            ))
-        })?;
-        order.push((expr, sort_order(params.descending)));
-    }
-    // RFC 7644 §3.4.2.4: startIndex below 1 is read as 1; count below 0 as 0.
-    let start_index = params.start_index.unwrap_or(1).max(1) as u64;
-    let count = params
-        .count
-        .map_or(settings.default_page_size, |c| c.max(0) as u64)
-        .min(settings.max_page_size);
+impl Lister for UserLister<'_> {
+    type Row = AccountRow;
+    const WHAT: &'static str = "Users";
 
-    let (total, rows) = match cond
-        .as_ref()
-        .map(|c| (c, translate(Table::Users, &scope.org_id, c)))
-    {
-        // The whole filter runs in SQL on indexed columns.
-        None | Some((_, Some(_))) => {
-            let sql = cond
-                .as_ref()
-                .and_then(|c| translate(Table::Users, &scope.org_id, c));
-            let total = store::users::count(&state.db.read, &scope.org_id, sql.clone()).await?;
-            let rows = if count == 0 || start_index > total {
-                Vec::new()
-            } else {
-                store::users::page(
-                    &state.db.read,
-                    &scope.org_id,
-                    sql,
-                    &order,
-                    start_index - 1,
-                    count,
-                )
-                .await?
-            };
-            (total, rows)
-        }
-        // Part of it names unindexed attributes: evaluate in memory, batch by batch.
-        Some((cond, None)) => scan(state, scope, cond, &order, start_index, count).await?,
-    };
-    let mut resources = Vec::with_capacity(rows.len());
-    for row in &rows {
-        resources.push(respond(state, row, &params.projection)?.body);
+    fn key(row: &AccountRow) -> Key {
+        (row.created_at, row.id.clone())
     }
-    Ok(json!({
-        "schemas": [LIST_RESPONSE_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    }))
+
+    async fn count(&self, conn: &impl ConnectionTrait, sql: Option<SimpleExpr>) -> AppResult<u64> {
+        Ok(store::users::count(conn, &self.scope.org_id, sql).await?)
+    }
+
+    async fn page(
+        &self,
+        conn: &impl ConnectionTrait,
+        sql: Option<SimpleExpr>,
+        order: &[(SimpleExpr, Order)],
+        offset: u64,
+        limit: u64,
+    ) -> AppResult<Vec<AccountRow>> {
+        Ok(store::users::page(conn, &self.scope.org_id, sql, order, offset, limit).await?)
+    }
+
+    async fn keyset(
+        &self,
+        conn: &impl ConnectionTrait,
+        sql: Option<SimpleExpr>,
+        from: Option<(Key, Direction)>,
+        limit: u64,
+    ) -> AppResult<Vec<AccountRow>> {
+        Ok(store::users::page_from(conn, &self.scope.org_id, sql, from, limit).await?)
+    }
+
+    async fn for_filter(
+        &self,
+        conn: &impl ConnectionTrait,
+        rows: Vec<AccountRow>,
+        cond: &Cond,
+    ) -> AppResult<Vec<(AccountRow, Value)>> {
+        let groups = groups_for(conn, &rows, cond.mentions("groups")).await?;
+        rows.into_iter()
+            .map(|row| {
+                let wire = to_wire(self.state, &row, groups.get(&row.id).map(Vec::as_slice))?;
+                Ok((row, Value::Object(wire)))
+            })
+            .collect()
+    }
+
+    async fn respond(
+        &self,
+        conn: &impl ConnectionTrait,
+        rows: &[AccountRow],
+        projection: &Projection,
+    ) -> AppResult<Vec<Value>> {
+        let groups = groups_for(conn, rows, !projection.excludes("groups")).await?;
+        rows.iter()
+            .map(|row| respond_with(self.state, row, &groups, projection).map(|r| r.body))
+            .collect()
+    }
 }
 
-/// Reads the organisation's accounts in batches, narrowed by the indexed
-/// parts of the filter, and keeps those the whole filter matches. Holds one
-/// batch and one result page in memory, never the organisation. Without
-/// `sortBy` the batches are keyset pages (creation time, id), so each costs
-/// the same wherever it falls; with `sortBy` they are offset pages.
-async fn scan(
-    state: &AppState,
-    scope: &OrgScope,
-    cond: &Cond,
-    order: &[(SimpleExpr, Order)],
-    start_index: u64,
-    count: u64,
-) -> AppResult<(u64, Vec<AccountRow>)> {
-    let narrowing = prefilter(Table::Users, &scope.org_id, cond);
-    let txn = state.db.begin_read().await?;
-    let (mut matched, mut scanned) = (0u64, 0u64);
-    let mut after = None;
-    let mut rows = Vec::new();
-    loop {
-        let batch = if order.is_empty() {
-            store::users::page_after(
-                &txn,
-                &scope.org_id,
-                narrowing.clone(),
-                after.take(),
-                SCAN_BATCH,
-            )
-            .await?
-        } else {
-            store::users::page(
-                &txn,
-                &scope.org_id,
-                narrowing.clone(),
-                order,
-                scanned,
-                SCAN_BATCH,
-            )
-            .await?
-        };
-        let batch_len = batch.len() as u64;
-        after = batch.last().map(|r| (r.created_at, r.id.clone()));
-        for row in batch {
-            if filter::matches(cond, &Value::Object(to_wire(state, &row)?)) {
-                matched += 1;
-                if matched >= start_index && (rows.len() as u64) < count {
-                    rows.push(row);
-                }
-            }
-        }
-        scanned += batch_len;
-        if scanned > state.settings.max_filter_scan {
-            return Err(AppError::bad(
-                scim::ScimType::TooMany,
-                format!(
-                    "this filter names attributes without an index and would examine more than {} Users; add userName, externalId, emails or displayName to narrow it",
-                    state.settings.max_filter_scan
-                ),
-            ));
-        }
-        if batch_len < SCAN_BATCH {
-            break;
-        }
-    }
-    txn.commit().await?;
-    Ok((matched, rows))
+pub async fn list(state: &AppState, scope: &OrgScope, params: &ListParams) -> AppResult<Page> {
+    let lister = UserLister { state, scope };
+    listing::list(
+        state,
+        scope,
+        &USER_RESOURCE_TYPE,
+        Table::Users,
+        params,
+        &lister,
+    )
+    .await
 }

@@ -182,6 +182,13 @@ fn translate_in(
     }
 }
 
+/// A `members[...]` filter (as PATCH paths carry) as a condition on the
+/// membership rows of one group, or `None` when it tests more than `value`
+/// and `type`.
+pub fn member_condition(org_id: &str, cond: &Cond) -> Option<SimpleExpr> {
+    translate_in(Table::Groups, org_id, Some(Side::GroupMembers), cond)
+}
+
 /// A presence test or comparison on one column.
 fn test(column: Column, cond: &Cond) -> SimpleExpr {
     match cond {

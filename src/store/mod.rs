@@ -2,6 +2,7 @@
 //! conversion, and filter -> SQL through an explicit attribute map.
 
 pub mod filter_sql;
+pub mod groups;
 pub mod orgs;
 pub mod tokens;
 pub mod users;
@@ -110,4 +111,85 @@ pub fn now_ms() -> chrono::DateTime<chrono::Utc> {
     let now = chrono::Utc::now();
     now.duration_trunc(TimeDelta::milliseconds(1))
         .unwrap_or(now)
+}
+
+/// A row's position in creation order: (creation time, id). Keyset pages
+/// and cursors are built on it.
+pub type Key = (chrono::DateTime<chrono::Utc>, String);
+
+/// Which way a keyset page reads from its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    After,
+    Before,
+}
+
+/// Placeholders for `n` bound values in raw SQL, numbered from `first`.
+pub fn placeholders(backend: DbBackend, first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| match backend {
+            DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One page of `query` in `order`, then by creation and id, so pages are stable.
+pub async fn ordered_page<E: sea_orm::EntityTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    mut query: sea_orm::Select<E>,
+    order: &[(sea_orm::sea_query::SimpleExpr, sea_orm::sea_query::Order)],
+    created: E::Column,
+    id: E::Column,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order};
+    use sea_orm::{QueryOrder, QuerySelect};
+    for (expr, dir) in order {
+        // Unassigned values sort last in either direction.
+        query = query.order_by(Expr::expr(expr.clone()).is_null(), Order::Asc);
+        query = query.order_by(expr.clone(), dir.clone());
+    }
+    query
+        .order_by_asc(created)
+        .order_by_asc(id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// A keyset page of `query`: the `limit` rows after (or before) `from`'s
+/// key (creation time, id), in that direction; from the start without one.
+/// Costs the same at the end of a table as at its start.
+pub async fn keyset_page<E: sea_orm::EntityTrait>(
+    conn: &impl sea_orm::ConnectionTrait,
+    mut query: sea_orm::Select<E>,
+    created: E::Column,
+    id: E::Column,
+    from: Option<(Key, Direction)>,
+    limit: u64,
+) -> Result<Vec<E::Model>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order};
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    let direction = from.as_ref().map_or(Direction::After, |(_, d)| *d);
+    if let Some(((at, last_id), direction)) = from {
+        let (beyond_at, beyond_id) = match direction {
+            Direction::After => (Expr::col(created).gt(at), Expr::col(id).gt(last_id)),
+            Direction::Before => (Expr::col(created).lt(at), Expr::col(id).lt(last_id)),
+        };
+        query = query.filter(beyond_at.or(Expr::col(created).eq(at).and(beyond_id)));
+    }
+    let order = match direction {
+        Direction::After => Order::Asc,
+        Direction::Before => Order::Desc,
+    };
+    query
+        .order_by(created, order.clone())
+        .order_by(id, order)
+        .limit(limit)
+        .all(conn)
+        .await
 }

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::{account, account_email};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, SimpleExpr};
+use sea_orm::sea_query::{Order, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QuerySelect, Set,
 };
 use serde_json::{Map, Value};
 
@@ -249,44 +249,30 @@ pub async fn count(
     org_id: &str,
     condition: Option<SimpleExpr>,
 ) -> Result<u64, DbErr> {
-    let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
-    if let Some(c) = condition {
-        q = q.filter(c);
-    }
-    q.count(conn).await
+    scoped(org_id, condition).count(conn).await
 }
 
-/// The next `limit` accounts after `after` (creation time, id) in creation
-/// order: a scan that costs the same per batch at the end as at the start.
-pub async fn page_after(
+/// A keyset page of the organisation's accounts (see `store::keyset_page`).
+pub async fn page_from(
     conn: &impl ConnectionTrait,
     org_id: &str,
     condition: Option<SimpleExpr>,
-    after: Option<(DateTime<Utc>, String)>,
+    from: Option<(super::Key, super::Direction)>,
     limit: u64,
 ) -> Result<Vec<AccountRow>, DbErr> {
-    let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
-    if let Some(c) = condition {
-        q = q.filter(c);
-    }
-    if let Some((created, id)) = after {
-        q = q.filter(
-            Expr::col(account::Column::CreatedAt)
-                .gt(created)
-                .or(Expr::col(account::Column::CreatedAt)
-                    .eq(created)
-                    .and(Expr::col(account::Column::Id).gt(id))),
-        );
-    }
-    q.order_by_asc(account::Column::CreatedAt)
-        .order_by_asc(account::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await
+    let q = scoped(org_id, condition);
+    super::keyset_page(
+        conn,
+        q,
+        account::Column::CreatedAt,
+        account::Column::Id,
+        from,
+        limit,
+    )
+    .await
 }
 
-/// One page of the organisation's accounts that satisfy `condition`, in
-/// `order` and then by creation and id, so pages are stable.
+/// One page of the organisation's accounts that satisfy `condition`.
 pub async fn page(
     conn: &impl ConnectionTrait,
     org_id: &str,
@@ -295,19 +281,33 @@ pub async fn page(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<AccountRow>, DbErr> {
-    let mut q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
-    if let Some(c) = condition {
-        q = q.filter(c);
+    let q = scoped(org_id, condition);
+    super::ordered_page(
+        conn,
+        q,
+        order,
+        account::Column::CreatedAt,
+        account::Column::Id,
+        offset,
+        limit,
+    )
+    .await
+}
+
+fn scoped(org_id: &str, condition: Option<SimpleExpr>) -> sea_orm::Select<account::Entity> {
+    let q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
+    match condition {
+        Some(c) => q.filter(c),
+        None => q,
     }
-    for (expr, dir) in order {
-        // Unassigned values sort last in either direction.
-        q = q.order_by(Expr::expr(expr.clone()).is_null(), Order::Asc);
-        q = q.order_by(expr.clone(), dir.clone());
-    }
-    q.order_by_asc(account::Column::CreatedAt)
-        .order_by_asc(account::Column::Id)
-        .offset(offset)
-        .limit(limit)
+}
+
+/// The groups an account belongs to directly; their versions change when it is deleted.
+pub async fn direct_group_ids(conn: &impl ConnectionTrait, id: &str) -> Result<Vec<String>, DbErr> {
+    use entity::group_member;
+    let rows = group_member::Entity::find()
+        .filter(group_member::Column::MemberUserId.eq(id))
         .all(conn)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|r| r.group_id).collect())
 }

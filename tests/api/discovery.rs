@@ -30,7 +30,14 @@ async fn service_provider_config_advertises_what_is_implemented() {
     assert_eq!(spc["filter"]["maxResults"], 1000);
     assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["etag"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false, "Bulk is not built yet");
+    assert_eq!(
+        spc["bulk"],
+        serde_json::json!({"supported": true, "maxOperations": 1000, "maxPayloadSize": 1048576})
+    );
+    assert_eq!(spc["pagination"]["cursor"], true);
+    assert_eq!(spc["pagination"]["index"], true);
+    assert_eq!(spc["pagination"]["defaultPageSize"], 100);
+    assert_eq!(spc["pagination"]["maxPageSize"], 1000);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
 }
 
@@ -38,7 +45,15 @@ async fn service_provider_config_advertises_what_is_implemented() {
 async fn resource_types_list_user_with_the_enterprise_extension() {
     let app = spawn_app().await;
     let list = get_json(&app, "/scim/v2/ResourceTypes").await;
-    assert_eq!(list["totalResults"], 1);
+    assert_eq!(list["totalResults"], 2);
+    let group = get_json(&app, "/scim/v2/ResourceTypes/Group").await;
+    assert_eq!(
+        (group["endpoint"].as_str(), group["schema"].as_str()),
+        (
+            Some("/Groups"),
+            Some("urn:ietf:params:scim:schemas:core:2.0:Group")
+        )
+    );
     let user = get_json(&app, "/scim/v2/ResourceTypes/User").await;
     assert_eq!(user["endpoint"], "/Users");
     assert_eq!(user["schema"], "urn:ietf:params:scim:schemas:core:2.0:User");
@@ -73,7 +88,21 @@ fn attribute<'a>(schema: &'a Value, name: &str) -> &'a Value {
 async fn schemas_describe_every_attribute_accurately() {
     let app = spawn_app().await;
     let list = get_json(&app, "/scim/v2/Schemas").await;
-    assert_eq!(list["totalResults"], 2);
+    assert_eq!(list["totalResults"], 3);
+    let group = get_json(
+        &app,
+        "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+    )
+    .await;
+    assert_eq!(attribute(&group, "displayName")["required"], true);
+    let members = attribute(&group, "members");
+    let subs: Vec<&str> = members["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["value", "$ref", "display", "type"]);
     let user = get_json(
         &app,
         "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",

@@ -1,12 +1,8 @@
-//! Okta's /Users conversations, replayed from `fixtures/okta/` (format: see
-//! `replay.rs`). Written from Okta's "SCIM 2.0 provisioning" developer guide
-//! and its SCIM spec test; every value in them is made up.
-//!
-//! Left out until Groups exist: the `GET /scim/v2/Groups?startIndex=1&count=2`
-//! step of Okta's connection test (with Push Groups on) and the spec test's
-//! Groups steps. Pending the Groups work.
+//! Okta's /Users and /Groups conversations, replayed from `fixtures/okta/`
+//! (format: see `replay.rs`). Written from Okta's "SCIM 2.0 provisioning"
+//! developer guide and its SCIM spec test; every value in them is made up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -20,6 +16,9 @@ const CONVERSATIONS: &[&str] = &[
     "deactivate_reactivate",
     "import_users",
     "spec_test",
+    "connection_test_groups",
+    "group_push",
+    "group_duplicate_member_add",
 ];
 
 #[test]
@@ -83,4 +82,103 @@ async fn okta_import_users_page_by_page() {
 async fn okta_spec_test_user_steps() {
     let app = spawn_app().await;
     replay(&app, "okta/spec_test.json").await;
+}
+
+/// The member ids of a Group body (none when `members` is absent).
+fn member_ids(body: &Value) -> BTreeSet<String> {
+    match body.get("members") {
+        None => BTreeSet::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|m| m["value"].as_str().expect("a member value").to_string())
+            .collect(),
+        Some(other) => panic!("members is not an array: {other}"),
+    }
+}
+
+/// The captured ids `names`, as a set.
+fn ids(transcript: &replay::Transcript, names: &[&str]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| {
+            transcript
+                .capture(n)
+                .as_str()
+                .expect("a string id")
+                .to_string()
+        })
+        .collect()
+}
+
+/// The one exchange whose step name starts with `prefix`.
+fn only<'a>(transcript: &'a replay::Transcript, prefix: &'a str) -> &'a replay::Exchange {
+    let mut found = transcript.named(prefix);
+    let exchange = found.next().unwrap_or_else(|| panic!("no step {prefix:?}"));
+    assert!(found.next().is_none(), "more than one step {prefix:?}");
+    exchange
+}
+
+#[tokio::test]
+async fn okta_connection_test_lists_groups() {
+    let app = spawn_app().await;
+    replay(&app, "okta/connection_test_groups.json").await;
+}
+
+#[tokio::test]
+async fn okta_push_group_rename_membership_and_delete() {
+    let app = spawn_app().await;
+    let transcript = replay(&app, "okta/group_push.json").await;
+
+    // Each membership step leaves exactly the members it should, and no
+    // member appears twice.
+    for (step, expected) in [
+        ("push the group", &["u1", "u2"][..]),
+        ("rename the group", &["u1", "u2"][..]),
+        ("membership push", &["u3"][..]),
+        ("replace the whole membership", &["u2", "u4"][..]),
+        ("read the group back", &["u2", "u4"][..]),
+    ] {
+        let body = &only(&transcript, step).body;
+        let members = body["members"].as_array().expect("members");
+        assert_eq!(
+            member_ids(body),
+            ids(&transcript, expected),
+            "members after {step:?}"
+        );
+        assert_eq!(
+            members.len(),
+            expected.len(),
+            "duplicate members after {step:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn okta_adding_an_existing_member_is_not_an_error_and_no_duplicate() {
+    let app = spawn_app().await;
+    let transcript = replay(&app, "okta/group_duplicate_member_add.json").await;
+
+    for (step, expected) in [
+        ("push the group with one member listed twice", &["u1"][..]),
+        ("add the existing member again", &["u1"][..]),
+        (
+            "add an existing and a new member together",
+            &["u1", "u2"][..],
+        ),
+        ("the same add in two operations", &["u1", "u2"][..]),
+        ("read the group back", &["u1", "u2"][..]),
+    ] {
+        let body = &only(&transcript, step).body;
+        let members = body["members"].as_array().expect("members");
+        assert_eq!(
+            member_ids(body),
+            ids(&transcript, expected),
+            "members after {step:?}"
+        );
+        assert_eq!(
+            members.len(),
+            expected.len(),
+            "duplicate members after {step:?}"
+        );
+    }
 }

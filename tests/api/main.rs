@@ -2,15 +2,18 @@
 
 mod helpers;
 
+mod bulk;
 mod cli;
 mod discovery;
 mod errors;
+mod groups;
 mod idp_entra;
 mod idp_okta;
 mod limits;
 mod migrations;
 mod openapi;
 mod replay;
+mod search;
 mod tenancy;
 mod users_crud;
 mod users_list;

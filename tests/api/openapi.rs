@@ -19,6 +19,9 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 const SCHEMA_USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const SCHEMA_GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+const BULK_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const SCIM_ERROR_REF: &str = "#/components/schemas/ScimError";
 
 /// One operation of the spec.
@@ -153,14 +156,15 @@ fn handler_names() -> BTreeSet<(String, String, String)> {
     out
 }
 
-/// A concrete path for a spec path: `{id}` becomes something worth asking for.
-fn concrete_path(path: &str, user_id: &str) -> String {
+/// A concrete path for a spec path: `{id}` becomes something worth asking for
+/// (an unknown id for a User or Group).
+fn concrete_path(path: &str, unknown_id: &str) -> String {
     let id = if path.starts_with("/scim/v2/ResourceTypes/") {
         "User"
     } else if path.starts_with("/scim/v2/Schemas/") {
         SCHEMA_USER_URN
-    } else if path.starts_with("/scim/v2/Users/") {
-        user_id
+    } else if path.starts_with("/scim/v2/Users/") || path.starts_with("/scim/v2/Groups/") {
+        unknown_id
     } else {
         "x"
     };
@@ -175,10 +179,27 @@ fn concrete_path(path: &str, user_id: &str) -> String {
 /// A small, valid body for a method that takes one.
 fn body_for(method: &str, path: &str) -> Option<Value> {
     match method {
+        "POST" if path.ends_with("/.search") => Some(json!({"schemas": [SEARCH_REQUEST_URN]})),
+        "POST" if path == "/scim/v2/Bulk" => Some(json!({
+            "schemas": [BULK_REQUEST_URN],
+            "Operations": [{
+                "method": "POST",
+                "path": "/Users",
+                "bulkId": "probe",
+                "data": {
+                    "schemas": [SCHEMA_USER_URN],
+                    "userName": format!("openapi-{}@example.com", uuid::Uuid::new_v4().simple()),
+                },
+            }],
+        })),
         "POST" | "PUT" if path.starts_with("/scim/v2/Users") => Some(json!({
             "schemas": [SCHEMA_USER_URN],
             "userName": format!("openapi-{}@example.com", uuid::Uuid::new_v4().simple()),
             "active": true,
+        })),
+        "POST" | "PUT" if path.starts_with("/scim/v2/Groups") => Some(json!({
+            "schemas": [SCHEMA_GROUP_URN],
+            "displayName": "OpenAPI Probe",
         })),
         "PATCH" => Some(patch_op(
             json!([{"op": "replace", "path": "displayName", "value": "OpenAPI Probe"}]),
@@ -396,7 +417,7 @@ async fn every_error_response_is_a_scim_error() {
     }
 }
 
-/// Calls one spec operation on concrete ids (an unknown User for `/Users/{id}`),
+/// Calls one spec operation on concrete ids (an unknown User or Group for `{id}`),
 /// with or without the token; returns its name, the path sent and the answer.
 async fn call(
     app: &TestApp,
@@ -429,14 +450,19 @@ async fn every_spec_operation_answers_over_http() {
             answer.body
         );
         if answer.status == StatusCode::NOT_FOUND {
+            let kind = if operation.path.starts_with("/scim/v2/Users/") {
+                "User "
+            } else if operation.path.starts_with("/scim/v2/Groups/") {
+                "Group "
+            } else {
+                panic!(
+                    "{name} (as {path}) answered 404 for a resource that exists: {}",
+                    answer.body
+                )
+            };
             assert!(
-                operation.path.starts_with("/scim/v2/Users/"),
-                "{name} (as {path}) answered 404 for a resource that exists: {}",
-                answer.body
-            );
-            assert!(
-                answer.detail().starts_with("User ") && answer.detail().ends_with(" not found"),
-                "{name} (as {path}): a 404 must be for the unknown User, got {}",
+                answer.detail().starts_with(kind) && answer.detail().ends_with(" not found"),
+                "{name} (as {path}): a 404 must be for the unknown {kind}, got {}",
                 answer.body
             );
         } else {
@@ -697,7 +723,7 @@ async fn unknown_paths_and_wrong_methods_answer_as_the_description_says() {
             && description.contains("ScimError"),
         "info.description must say that any route answers 404 and 405 with a ScimError"
     );
-    let unknown = Answer::of(app.get("/scim/v2/Groups").await).await;
+    let unknown = Answer::of(app.get("/scim/v2/Me").await).await;
     assert!(
         unknown.is_unknown_route(),
         "unknown path: {} {}",

@@ -1,0 +1,91 @@
+//! `/scim/v2/Groups` (RFC 7644 §3.3-§3.6).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::extract::{ScimAuth, ScimBody, ScimQuery, header_text};
+use super::respond;
+use crate::error::AppResult;
+use crate::scim::schema::GROUP_RESOURCE_TYPE;
+use crate::service::{self, AppState, Conditional};
+
+pub async fn groups_create(
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    query: ScimQuery,
+    body: ScimBody,
+) -> AppResult<HttpResponse> {
+    let projection = query.projection(&GROUP_RESOURCE_TYPE)?;
+    let body = body.json().await?;
+    let group = service::groups::create(&state, &scope, &body, &projection).await?;
+    Ok(respond::resource(StatusCode::CREATED, &group))
+}
+
+pub async fn groups_get(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    query: ScimQuery,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    let projection = query.projection(&GROUP_RESOURCE_TYPE)?;
+    let if_none_match = header_text(&req, header::IF_NONE_MATCH);
+    Ok(
+        match service::groups::get(&state, &scope, &id, &projection, if_none_match).await? {
+            Conditional::Modified(group) => respond::resource(StatusCode::OK, &group),
+            Conditional::NotModified { etag } => respond::not_modified(etag),
+        },
+    )
+}
+
+pub async fn groups_list(
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    query: ScimQuery,
+) -> AppResult<HttpResponse> {
+    let params = query.list_params(&GROUP_RESOURCE_TYPE)?;
+    let page = service::groups::list(&state, &scope, &params).await?;
+    Ok(respond::scim_json(StatusCode::OK, &page.into_response()))
+}
+
+pub async fn groups_replace(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    query: ScimQuery,
+    id: Path<String>,
+    body: ScimBody,
+) -> AppResult<HttpResponse> {
+    let projection = query.projection(&GROUP_RESOURCE_TYPE)?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let body = body.json().await?;
+    let group = service::groups::replace(&state, &scope, &id, &body, if_match, &projection).await?;
+    Ok(respond::resource(StatusCode::OK, &group))
+}
+
+pub async fn groups_patch(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    query: ScimQuery,
+    id: Path<String>,
+    body: ScimBody,
+) -> AppResult<HttpResponse> {
+    let projection = query.projection(&GROUP_RESOURCE_TYPE)?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let body = body.json().await?;
+    let group = service::groups::patch(&state, &scope, &id, &body, if_match, &projection).await?;
+    Ok(respond::resource(StatusCode::OK, &group))
+}
+
+pub async fn groups_delete(
+    req: HttpRequest,
+    state: Data<AppState>,
+    ScimAuth(scope): ScimAuth,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    let if_match = header_text(&req, header::IF_MATCH);
+    service::groups::delete(&state, &scope, &id, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

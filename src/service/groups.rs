@@ -7,9 +7,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Order, SimpleExpr};
 
-use super::listing::{self, Direction, Key, ListParams, Lister, Page};
+use super::listing::{self, Key, ListParams, Lister, Page};
 use super::{AppState, Conditional, OrgScope, Resource, check_if_match};
 use crate::error::{AppError, AppResult};
 use crate::scim::filter::Cond;
@@ -407,36 +406,15 @@ pub struct GroupLister<'a> {
 }
 
 impl Lister for GroupLister<'_> {
-    type Row = GroupRow;
+    type Table = store::groups::Table;
     const WHAT: &'static str = "Groups";
+
+    fn org_id(&self) -> &str {
+        &self.scope.org_id
+    }
 
     fn key(row: &GroupRow) -> Key {
         (row.created_at, row.id.clone())
-    }
-
-    async fn count(&self, conn: &impl ConnectionTrait, sql: Option<SimpleExpr>) -> AppResult<u64> {
-        Ok(store::groups::count(conn, &self.scope.org_id, sql).await?)
-    }
-
-    async fn page(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        order: &[(SimpleExpr, Order)],
-        offset: u64,
-        limit: u64,
-    ) -> AppResult<Vec<GroupRow>> {
-        Ok(store::groups::page(conn, &self.scope.org_id, sql, order, offset, limit).await?)
-    }
-
-    async fn keyset(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        from: Option<(Key, Direction)>,
-        limit: u64,
-    ) -> AppResult<Vec<GroupRow>> {
-        Ok(store::groups::page_from(conn, &self.scope.org_id, sql, from, limit).await?)
     }
 
     async fn for_filter(

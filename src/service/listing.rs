@@ -12,8 +12,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Order, SimpleExpr};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use super::{AppState, OrgScope};
@@ -22,6 +22,7 @@ use crate::scim::filter::{self, Cond};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{LIST_RESPONSE_URN, ResourceTypeDef};
 use crate::store::filter_sql::{Table, prefilter, sort_expr, sort_order, translate};
+use crate::store::resources::{self, ResourceTable};
 
 /// The parameters of a list or search request (RFC 7644 §3.4.2, RFC 9865 §3).
 #[derive(Debug, Default)]
@@ -69,43 +70,32 @@ impl Page {
     }
 }
 
-/// The storage side of listing one resource type.
+/// A row of the table a lister reads.
+pub type Row<L> = <<L as Lister>::Table as EntityTrait>::Model;
+
+/// What differs between resource types when listing them: their table, and
+/// how a row becomes JSON.
 // Used only inside this crate, from actix handlers, which run on one thread
 // each and need no `Send` futures.
 #[allow(async_fn_in_trait)]
 pub trait Lister {
-    type Row;
+    type Table: ResourceTable;
     /// "Users", "Groups": for messages.
     const WHAT: &'static str;
-    fn key(row: &Self::Row) -> Key;
-    async fn count(&self, conn: &impl ConnectionTrait, sql: Option<SimpleExpr>) -> AppResult<u64>;
-    async fn page(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        order: &[(SimpleExpr, Order)],
-        offset: u64,
-        limit: u64,
-    ) -> AppResult<Vec<Self::Row>>;
-    async fn keyset(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        from: Option<(Key, Direction)>,
-        limit: u64,
-    ) -> AppResult<Vec<Self::Row>>;
+    fn org_id(&self) -> &str;
+    fn key(row: &Row<Self>) -> Key;
     /// The wire form of each row, with what evaluating `cond` needs (a user's groups, a group's members).
     async fn for_filter(
         &self,
         conn: &impl ConnectionTrait,
-        rows: Vec<Self::Row>,
+        rows: Vec<Row<Self>>,
         cond: &Cond,
-    ) -> AppResult<Vec<(Self::Row, Value)>>;
+    ) -> AppResult<Vec<(Row<Self>, Value)>>;
     /// The responses for a page of rows.
     async fn respond(
         &self,
         conn: &impl ConnectionTrait,
-        rows: &[Self::Row],
+        rows: &[Row<Self>],
         projection: &Projection,
     ) -> AppResult<Vec<Value>>;
 }
@@ -191,12 +181,12 @@ pub async fn list<L: Lister>(
     let conn = &state.db.read;
     let (total, rows) = match residual {
         None => {
-            let total = lister.count(conn, sql.clone()).await?;
+            let total = resources::count::<L::Table>(conn, lister.org_id(), sql.clone()).await?;
             let rows = if count == 0 || start_index > total {
                 Vec::new()
             } else {
-                lister
-                    .page(conn, sql, &order, start_index - 1, count)
+                let org_id = lister.org_id();
+                resources::page::<L::Table>(conn, org_id, sql, &order, start_index - 1, count)
                     .await?
             };
             (total, rows)
@@ -239,10 +229,17 @@ async fn cursor_page<L: Lister>(
     let txn = state.db.begin_read().await?;
     let (total, mut rows) = match residual {
         None => {
-            let total = lister.count(&txn, sql.clone()).await?;
+            let total = resources::count::<L::Table>(&txn, lister.org_id(), sql.clone()).await?;
             (
                 Some(total),
-                lister.keyset(&txn, sql, from.clone(), count + 1).await?,
+                resources::page_from::<L::Table>(
+                    &txn,
+                    lister.org_id(),
+                    sql,
+                    from.clone(),
+                    count + 1,
+                )
+                .await?,
             )
         }
         Some(cond) => {
@@ -313,11 +310,11 @@ impl<'a, L: Lister, C: ConnectionTrait> Scan<'a, L, C> {
     /// Counts a batch and keeps its matches; 400 `tooMany` past the budget.
     fn take(
         &mut self,
-        batch: Vec<(L::Row, Value)>,
+        batch: Vec<(Row<L>, Value)>,
         matched: &mut u64,
         start: u64,
         count: u64,
-        page: &mut Vec<L::Row>,
+        page: &mut Vec<Row<L>>,
     ) -> AppResult<()> {
         self.scanned += batch.len() as u64;
         for (row, wire) in batch {
@@ -352,14 +349,19 @@ impl<'a, L: Lister, C: ConnectionTrait> Scan<'a, L, C> {
         start: u64,
         count: u64,
         stop_when_full: bool,
-    ) -> AppResult<(u64, Vec<L::Row>)> {
+    ) -> AppResult<(u64, Vec<Row<L>>)> {
         let (mut matched, mut page) = (0, Vec::new());
         loop {
             let from = key.take().map(|k| (k, direction));
-            let rows = self
-                .lister
-                .keyset(self.conn, self.narrowing.clone(), from, SCAN_BATCH)
-                .await?;
+            let org_id = self.lister.org_id();
+            let rows = resources::page_from::<L::Table>(
+                self.conn,
+                org_id,
+                self.narrowing.clone(),
+                from,
+                SCAN_BATCH,
+            )
+            .await?;
             let len = rows.len() as u64;
             key = rows.last().map(L::key);
             let batch = self.lister.for_filter(self.conn, rows, self.cond).await?;
@@ -376,19 +378,19 @@ impl<'a, L: Lister, C: ConnectionTrait> Scan<'a, L, C> {
         order: &[(SimpleExpr, Order)],
         start: u64,
         count: u64,
-    ) -> AppResult<(u64, Vec<L::Row>)> {
+    ) -> AppResult<(u64, Vec<Row<L>>)> {
         let (mut matched, mut page) = (0, Vec::new());
         loop {
-            let rows = self
-                .lister
-                .page(
-                    self.conn,
-                    self.narrowing.clone(),
-                    order,
-                    self.scanned,
-                    SCAN_BATCH,
-                )
-                .await?;
+            let org_id = self.lister.org_id();
+            let rows = resources::page::<L::Table>(
+                self.conn,
+                org_id,
+                self.narrowing.clone(),
+                order,
+                self.scanned,
+                SCAN_BATCH,
+            )
+            .await?;
             let len = rows.len() as u64;
             let batch = self.lister.for_filter(self.conn, rows, self.cond).await?;
             self.take(batch, &mut matched, start, count, &mut page)?;

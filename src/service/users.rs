@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Order, SimpleExpr};
 
-use super::listing::{self, Direction, Key, ListParams, Lister, Page};
+use super::listing::{self, Key, ListParams, Lister, Page};
 use super::{AppState, Conditional, OrgScope, Resource, blocking, check_if_match};
 use crate::domain::password;
 use crate::error::{AppError, AppResult};
@@ -345,36 +344,15 @@ pub struct UserLister<'a> {
 }
 
 impl Lister for UserLister<'_> {
-    type Row = AccountRow;
+    type Table = store::users::Table;
     const WHAT: &'static str = "Users";
+
+    fn org_id(&self) -> &str {
+        &self.scope.org_id
+    }
 
     fn key(row: &AccountRow) -> Key {
         (row.created_at, row.id.clone())
-    }
-
-    async fn count(&self, conn: &impl ConnectionTrait, sql: Option<SimpleExpr>) -> AppResult<u64> {
-        Ok(store::users::count(conn, &self.scope.org_id, sql).await?)
-    }
-
-    async fn page(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        order: &[(SimpleExpr, Order)],
-        offset: u64,
-        limit: u64,
-    ) -> AppResult<Vec<AccountRow>> {
-        Ok(store::users::page(conn, &self.scope.org_id, sql, order, offset, limit).await?)
-    }
-
-    async fn keyset(
-        &self,
-        conn: &impl ConnectionTrait,
-        sql: Option<SimpleExpr>,
-        from: Option<(Key, Direction)>,
-        limit: u64,
-    ) -> AppResult<Vec<AccountRow>> {
-        Ok(store::users::page_from(conn, &self.scope.org_id, sql, from, limit).await?)
     }
 
     async fn for_filter(

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::{account, group, group_member};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, Set, Statement, TryInsertResult, Value as DbValue,
@@ -56,34 +56,6 @@ pub async fn insert(
     .await
 }
 
-pub async fn find(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<GroupRow>, DbErr> {
-    group::Entity::find()
-        .filter(group::Column::Id.eq(id))
-        .filter(group::Column::OrgId.eq(org_id))
-        .one(conn)
-        .await
-}
-
-/// Reads a group to change it: on PostgreSQL the row stays locked until the
-/// transaction ends, so concurrent changes to one group queue; on SQLite the
-/// single write connection already serialises them.
-pub async fn find_for_update(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<GroupRow>, DbErr> {
-    group::Entity::find()
-        .filter(group::Column::Id.eq(id))
-        .filter(group::Column::OrgId.eq(org_id))
-        .lock_exclusive()
-        .one(conn)
-        .await
-}
-
 /// Writes a locked group's attributes (and a new version).
 pub async fn update(
     conn: &impl ConnectionTrait,
@@ -122,6 +94,27 @@ pub async fn bump_versions(
     Ok(())
 }
 
+/// The table Groups are rows of.
+pub type Table = group::Entity;
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<GroupRow>, DbErr> {
+    super::resources::find::<Table>(conn, org_id, id, false).await
+}
+
+/// Reads a group to change it, holding its row (see `resources::find`):
+/// concurrent changes to one group queue.
+pub async fn find_for_update(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<GroupRow>, DbErr> {
+    super::resources::find::<Table>(conn, org_id, id, true).await
+}
+
 /// Deletes a group; its membership rows, both ways, go by foreign key.
 pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
     let result = group::Entity::delete_many()
@@ -146,62 +139,6 @@ pub async fn external_id_taken(
         q = q.filter(group::Column::Id.ne(id));
     }
     Ok(q.count(conn).await? > 0)
-}
-
-fn scoped(org_id: &str, condition: Option<SimpleExpr>) -> sea_orm::Select<group::Entity> {
-    let q = group::Entity::find().filter(group::Column::OrgId.eq(org_id));
-    match condition {
-        Some(c) => q.filter(c),
-        None => q,
-    }
-}
-
-pub async fn count(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-) -> Result<u64, DbErr> {
-    scoped(org_id, condition).count(conn).await
-}
-
-pub async fn page(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-    order: &[(SimpleExpr, Order)],
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<GroupRow>, DbErr> {
-    let q = scoped(org_id, condition);
-    super::ordered_page(
-        conn,
-        q,
-        order,
-        group::Column::CreatedAt,
-        group::Column::Id,
-        offset,
-        limit,
-    )
-    .await
-}
-
-pub async fn page_from(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-    from: Option<(super::Key, super::Direction)>,
-    limit: u64,
-) -> Result<Vec<GroupRow>, DbErr> {
-    let q = scoped(org_id, condition);
-    super::keyset_page(
-        conn,
-        q,
-        group::Column::CreatedAt,
-        group::Column::Id,
-        from,
-        limit,
-    )
-    .await
 }
 
 /// Finds each id among the organisation's users and groups. Returns the

@@ -4,6 +4,7 @@
 pub mod filter_sql;
 pub mod groups;
 pub mod orgs;
+pub mod resources;
 pub mod tokens;
 pub mod users;
 
@@ -133,63 +134,4 @@ pub fn placeholders(backend: DbBackend, first: usize, n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// One page of `query` in `order`, then by creation and id, so pages are stable.
-pub async fn ordered_page<E: sea_orm::EntityTrait>(
-    conn: &impl sea_orm::ConnectionTrait,
-    mut query: sea_orm::Select<E>,
-    order: &[(sea_orm::sea_query::SimpleExpr, sea_orm::sea_query::Order)],
-    created: E::Column,
-    id: E::Column,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<E::Model>, DbErr> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Order};
-    use sea_orm::{QueryOrder, QuerySelect};
-    for (expr, dir) in order {
-        // Unassigned values sort last in either direction.
-        query = query.order_by(Expr::expr(expr.clone()).is_null(), Order::Asc);
-        query = query.order_by(expr.clone(), dir.clone());
-    }
-    query
-        .order_by_asc(created)
-        .order_by_asc(id)
-        .offset(offset)
-        .limit(limit)
-        .all(conn)
-        .await
-}
-
-/// A keyset page of `query`: the `limit` rows after (or before) `from`'s
-/// key (creation time, id), in that direction; from the start without one.
-/// Costs the same at the end of a table as at its start.
-pub async fn keyset_page<E: sea_orm::EntityTrait>(
-    conn: &impl sea_orm::ConnectionTrait,
-    mut query: sea_orm::Select<E>,
-    created: E::Column,
-    id: E::Column,
-    from: Option<(Key, Direction)>,
-    limit: u64,
-) -> Result<Vec<E::Model>, DbErr> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Order};
-    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
-    let direction = from.as_ref().map_or(Direction::After, |(_, d)| *d);
-    if let Some(((at, last_id), direction)) = from {
-        let (beyond_at, beyond_id) = match direction {
-            Direction::After => (Expr::col(created).gt(at), Expr::col(id).gt(last_id)),
-            Direction::Before => (Expr::col(created).lt(at), Expr::col(id).lt(last_id)),
-        };
-        query = query.filter(beyond_at.or(Expr::col(created).eq(at).and(beyond_id)));
-    }
-    let order = match direction {
-        Direction::After => Order::Asc,
-        Direction::Before => Order::Desc,
-    };
-    query
-        .order_by(created, order.clone())
-        .order_by(id, order)
-        .limit(limit)
-        .all(conn)
-        .await
 }

@@ -4,10 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use entity::{account, account_email};
-use sea_orm::sea_query::{Order, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, Set,
+    QueryFilter, Set,
 };
 use serde_json::{Map, Value};
 
@@ -160,35 +159,27 @@ async fn replace_emails(
     Ok(())
 }
 
+/// Deletes an account (its email rows go with it by foreign key); returns whether it existed.
+/// The table Users are rows of.
+pub type Table = account::Entity;
+
 pub async fn find(
     conn: &impl ConnectionTrait,
     org_id: &str,
     id: &str,
 ) -> Result<Option<AccountRow>, DbErr> {
-    account::Entity::find()
-        .filter(account::Column::Id.eq(id))
-        .filter(account::Column::OrgId.eq(org_id))
-        .one(conn)
-        .await
+    super::resources::find::<Table>(conn, org_id, id, false).await
 }
 
-/// Reads an account for a read-modify-write: on PostgreSQL the row stays
-/// locked (`FOR UPDATE`) until the transaction ends; on SQLite the single
-/// write connection already serialises writers.
+/// Reads an account to change it, holding its row (see `resources::find`).
 pub async fn find_for_update(
     conn: &impl ConnectionTrait,
     org_id: &str,
     id: &str,
 ) -> Result<Option<AccountRow>, DbErr> {
-    account::Entity::find()
-        .filter(account::Column::Id.eq(id))
-        .filter(account::Column::OrgId.eq(org_id))
-        .lock_exclusive()
-        .one(conn)
-        .await
+    super::resources::find::<Table>(conn, org_id, id, true).await
 }
 
-/// Deletes an account (its email rows go with it by foreign key); returns whether it existed.
 pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
     account_email::Entity::delete_many()
         .filter(account_email::Column::AccountId.eq(id))
@@ -241,65 +232,6 @@ pub async fn find_clash(
         return Ok(Some(Clash::ExternalId));
     }
     Ok(None)
-}
-
-/// How many accounts of the organisation satisfy `condition`.
-pub async fn count(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-) -> Result<u64, DbErr> {
-    scoped(org_id, condition).count(conn).await
-}
-
-/// A keyset page of the organisation's accounts (see `store::keyset_page`).
-pub async fn page_from(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-    from: Option<(super::Key, super::Direction)>,
-    limit: u64,
-) -> Result<Vec<AccountRow>, DbErr> {
-    let q = scoped(org_id, condition);
-    super::keyset_page(
-        conn,
-        q,
-        account::Column::CreatedAt,
-        account::Column::Id,
-        from,
-        limit,
-    )
-    .await
-}
-
-/// One page of the organisation's accounts that satisfy `condition`.
-pub async fn page(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    condition: Option<SimpleExpr>,
-    order: &[(SimpleExpr, Order)],
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<AccountRow>, DbErr> {
-    let q = scoped(org_id, condition);
-    super::ordered_page(
-        conn,
-        q,
-        order,
-        account::Column::CreatedAt,
-        account::Column::Id,
-        offset,
-        limit,
-    )
-    .await
-}
-
-fn scoped(org_id: &str, condition: Option<SimpleExpr>) -> sea_orm::Select<account::Entity> {
-    let q = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
-    match condition {
-        Some(c) => q.filter(c),
-        None => q,
-    }
 }
 
 /// The groups an account belongs to directly; their versions change when it is deleted.

@@ -5,6 +5,7 @@ pub mod bulk;
 pub mod discovery;
 pub mod extract;
 pub mod groups;
+pub mod me;
 pub mod middleware;
 pub mod respond;
 pub mod search;
@@ -61,6 +62,19 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::POST, "/scim/v2/Bulk", || {
             web::route().to(bulk::bulk_post)
+        }),
+        r(Method::GET, "/scim/v2/Me", || web::route().to(me::me_get)),
+        r(Method::POST, "/scim/v2/Me", || {
+            web::route().to(me::me_create)
+        }),
+        r(Method::PUT, "/scim/v2/Me", || {
+            web::route().to(me::me_replace)
+        }),
+        r(Method::PATCH, "/scim/v2/Me", || {
+            web::route().to(me::me_patch)
+        }),
+        r(Method::DELETE, "/scim/v2/Me", || {
+            web::route().to(me::me_delete)
         }),
         // `.search` before `{id}`: the router takes the first resource whose path matches.
         r(Method::POST, "/scim/v2/.search", || {

@@ -1,5 +1,5 @@
 //! Microsoft Entra ID's /Users and /Groups conversations, replayed from
-//! `fixtures/entra/` (format: see `replay.rs`). Written from Microsoft's
+//! `fixtures/idp/entra/` (format: see `replay.rs`). Written from Microsoft's
 //! "Tutorial: Develop and plan provisioning for a SCIM endpoint in Microsoft
 //! Entra ID" and "Known issues and resolutions with SCIM 2.0 protocol
 //! compliance"; every value in them is made up.

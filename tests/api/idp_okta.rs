@@ -1,4 +1,4 @@
-//! Okta's /Users and /Groups conversations, replayed from `fixtures/okta/`
+//! Okta's /Users and /Groups conversations, replayed from `fixtures/idp/okta/`
 //! (format: see `replay.rs`). Written from Okta's "SCIM 2.0 provisioning"
 //! developer guide and its SCIM spec test; every value in them is made up.
 
@@ -79,9 +79,26 @@ async fn okta_import_users_page_by_page() {
 }
 
 #[tokio::test]
-async fn okta_spec_test_user_steps() {
+async fn okta_spec_test_all_twelve_steps() {
     let app = spawn_app().await;
-    replay(&app, "okta/spec_test.json").await;
+    let transcript = replay(&app, "okta/spec_test.json").await;
+
+    // Every step of Okta's suite is in the fixture, once and in its order
+    // (the replay has already checked each answer).
+    let numbers: Vec<u32> = transcript
+        .named("spec ")
+        .map(|e| {
+            let (number, _) = e.name["spec ".len()..]
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{:?} is not named 'spec N: ...'", e.name));
+            number.parse().expect("a step number")
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=12).collect::<Vec<_>>(),
+        "the spec test steps in the fixture"
+    );
 }
 
 /// The member ids of a Group body (none when `members` is absent).

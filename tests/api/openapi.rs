@@ -465,6 +465,14 @@ async fn every_spec_operation_answers_over_http() {
                 "{name} (as {path}): a 404 must be for the unknown {kind}, got {}",
                 answer.body
             );
+        } else if operation.path == "/scim/v2/Me" {
+            // RFC 7644 §3.11: /Me is a signed-in person's; a SCIM token gets 501.
+            assert_eq!(
+                answer.status,
+                StatusCode::NOT_IMPLEMENTED,
+                "{name}: {}",
+                answer.body
+            );
         } else {
             assert!(
                 answer.status.is_success(),
@@ -723,7 +731,7 @@ async fn unknown_paths_and_wrong_methods_answer_as_the_description_says() {
             && description.contains("ScimError"),
         "info.description must say that any route answers 404 and 405 with a ScimError"
     );
-    let unknown = Answer::of(app.get("/scim/v2/Me").await).await;
+    let unknown = Answer::of(app.get("/scim/v2/Widgets").await).await;
     assert!(
         unknown.is_unknown_route(),
         "unknown path: {} {}",

@@ -1,5 +1,8 @@
-//! Replays recorded IdP conversations (`tests/api/fixtures/<idp>/*.json`)
-//! against a fresh server and checks every answer.
+//! Replays recorded IdP conversations (`tests/api/fixtures/idp/<idp>/*.json`:
+//! one folder per IdP, one JSON file per conversation) against a fresh
+//! server and checks every answer. Fixture paths given to [`load`] and
+//! [`replay`] are relative to `tests/api/fixtures/idp/`, e.g.
+//! `"okta/spec_test.json"`.
 //!
 //! # Fixture format
 //!
@@ -172,8 +175,13 @@ impl Transcript {
     }
 }
 
+/// The IdPs with recorded conversations: one folder each under
+/// [`fixtures_dir`], one test module each (`idp_<name>.rs`).
+pub const IDPS: &[&str] = &["okta", "entra", "onelogin", "jumpcloud"];
+
+/// `tests/api/fixtures/idp/`: one folder per IdP.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/fixtures/idp")
 }
 
 pub fn load(fixture: &str) -> Fixture {
@@ -183,7 +191,7 @@ pub fn load(fixture: &str) -> Fixture {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {fixture} is not valid: {e}"))
 }
 
-/// Asserts that `<fixtures>/<idp>/` holds exactly the conversations `names`
+/// Asserts that `fixtures/idp/<idp>/` holds exactly the conversations `names`
 /// (file stems), so no fixture file is left without a test.
 pub fn assert_fixture_set(idp: &str, names: &[&str]) {
     let dir = fixtures_dir().join(idp);
@@ -228,7 +236,30 @@ pub fn assert_fixture_set(idp: &str, names: &[&str]) {
     }
 }
 
-/// Replays `fixture` (a path under `tests/api/fixtures/`) against `app`,
+#[test]
+fn every_idp_folder_is_a_known_idp() {
+    let dir = fixtures_dir();
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry"))
+        .map(|entry| {
+            let path = entry.path();
+            assert!(
+                path.is_dir(),
+                "{}: only IdP folders belong directly under {}",
+                path.display(),
+                dir.display()
+            );
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = IDPS.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(found, expected, "IdP folders in {}", dir.display());
+}
+
+/// Replays `fixture` (a path under `tests/api/fixtures/idp/`) against `app`,
 /// panicking at the first step whose answer is not as expected.
 pub async fn replay(app: &TestApp, fixture: &str) -> Transcript {
     let loaded = load(fixture);

@@ -69,6 +69,7 @@ pub fn member_refs(value: &Value) -> ProtocolResult<Vec<MemberRef>> {
         other => vec![other],
     };
     let mut out: Vec<MemberRef> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let (id, kind) = match item {
             Value::String(id) => (id.clone(), None),
@@ -104,7 +105,7 @@ pub fn member_refs(value: &Value) -> ProtocolResult<Vec<MemberRef>> {
                 "members[{i}].value is not an id"
             )));
         }
-        if !out.iter().any(|m| m.value == id) {
+        if seen.insert(id.clone()) {
             out.push(MemberRef { value: id, kind });
         }
     }

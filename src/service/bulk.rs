@@ -10,6 +10,7 @@ use super::{AppState, OrgScope, Resource, groups, users};
 use crate::error::{AppError, AppResult};
 use crate::scim::projection::Projection;
 use crate::scim::resource::get_ci;
+use crate::scim::schema::{GROUP_RESOURCE_TYPE, USER_RESOURCE_TYPE};
 
 pub const BULK_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
@@ -120,6 +121,13 @@ fn read_request(body: &Value, max_operations: usize) -> AppResult<BulkRequest> {
     let fail_on_errors = match get_ci(body, "failOnErrors") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => n.as_u64(),
+        // JSON has one number type: 2.0 is the integer 2.
+        Some(Value::Number(n))
+            if n.as_f64()
+                .is_some_and(|f| f >= 1.0 && f.fract() == 0.0 && f < 1e15) =>
+        {
+            n.as_f64().map(|f| f as u64)
+        }
         Some(_) => {
             return Err(AppError::invalid_value(
                 "failOnErrors must be a positive integer",
@@ -238,7 +246,12 @@ async fn execute(
     let mut data = op.data.clone().unwrap_or(Value::Null);
     substitute(&mut data, created);
     let (endpoint, id) = route(&path)?;
-    let projection = Projection::default();
+    // Bulk results carry a location and a version, never a body: leave out
+    // what would cost reads (a group's members, a user's groups).
+    let projection = match endpoint {
+        Endpoint::Users => Projection::parse(&USER_RESOURCE_TYPE, None, Some("groups"))?,
+        Endpoint::Groups => Projection::parse(&GROUP_RESOURCE_TYPE, None, Some("members"))?,
+    };
     let version = op.version.as_deref();
     let needs_id = || {
         id.clone().ok_or_else(|| {
@@ -328,7 +341,13 @@ pub async fn run(
         declared: request
             .operations
             .iter()
-            .filter_map(|op| op.as_ref().ok().and_then(|op| op.bulk_id.clone()))
+            // Only a POST creates what a bulkId names (RFC 7644 §3.7).
+            .filter_map(|op| {
+                op.as_ref()
+                    .ok()
+                    .filter(|op| op.method == Method::Post)
+                    .and_then(|op| op.bulk_id.clone())
+            })
             .collect(),
         results: vec![None; request.operations.len()],
         created: HashMap::new(),
@@ -432,7 +451,10 @@ impl Run<'_> {
 
     fn fail(&mut self, i: usize, op: Option<&Operation>, error: &AppError) {
         self.errors += 1;
-        if let Some(bulk_id) = op.and_then(|op| op.bulk_id.as_ref()) {
+        if let Some(bulk_id) = op
+            .filter(|op| op.method == Method::Post)
+            .and_then(|op| op.bulk_id.as_ref())
+        {
             self.failed.insert(bulk_id.clone());
         }
         self.results[i] = Some(result_entry(

@@ -190,6 +190,22 @@ async fn resolve(
     Ok(found)
 }
 
+/// Adds members; one deleted since it was found is 400 `invalidValue`, not a 500.
+async fn add(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &OrgScope,
+    group_id: &str,
+    members: &[(String, MemberKind)],
+) -> AppResult<u64> {
+    match store::groups::add_members(conn, &scope.org_id, group_id, members).await {
+        Ok(n) => Ok(n),
+        Err(e) if store::is_foreign_key_violation(&e) => Err(AppError::invalid_value(
+            "a member was deleted while this request added it",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Applies membership changes in order; returns whether any row changed.
 async fn apply_member_changes(
     conn: &impl sea_orm::ConnectionTrait,
@@ -202,7 +218,7 @@ async fn apply_member_changes(
         changed += match change {
             MemberChange::Add(refs) => {
                 let found = resolve(conn, scope, group_id, refs).await?;
-                store::groups::add_members(conn, &scope.org_id, group_id, &found).await?
+                add(conn, scope, group_id, &found).await?
             }
             MemberChange::Remove(ids) => store::groups::remove_members(conn, group_id, ids).await?,
             MemberChange::RemoveAll => store::groups::remove_where(conn, group_id, None).await?,
@@ -229,7 +245,7 @@ async fn apply_member_changes(
                     .filter(|(id, _)| !current.contains(id))
                     .collect();
                 store::groups::remove_members(conn, group_id, &gone).await?
-                    + store::groups::add_members(conn, &scope.org_id, group_id, &new).await?
+                    + add(conn, scope, group_id, &new).await?
             }
         };
     }
@@ -244,6 +260,7 @@ pub async fn create(
 ) -> AppResult<Resource> {
     let (attributes, refs) = split_body(body)?;
     let txn = state.db.begin().await?;
+    store::lock_memberships(&txn, &scope.org_id).await?;
     check_external_id(&txn, scope, &attributes, None).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let row = match store::groups::insert(&txn, &id, &scope.org_id, &attributes, now_ms()).await {
@@ -294,6 +311,9 @@ async fn write_locked(
         return Err(not_found(id));
     }
     let txn = state.db.begin().await?;
+    if !member_changes.is_empty() {
+        store::lock_memberships(&txn, &scope.org_id).await?;
+    }
     let current = store::groups::find_for_update(&txn, &scope.org_id, id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -314,7 +334,13 @@ async fn write_locked(
         }
     } else if members_changed {
         // RFC 7644 §3.14: the version changes with every change, membership included.
-        store::groups::bump_versions(&txn, std::slice::from_ref(&current.id), now_ms()).await?;
+        store::groups::bump_versions(
+            &txn,
+            &scope.org_id,
+            std::slice::from_ref(&current.id),
+            now_ms(),
+        )
+        .await?;
         store::groups::find(&txn, &scope.org_id, id)
             .await?
             .ok_or_else(|| not_found(id))?
@@ -386,14 +412,15 @@ pub async fn delete(
         return Err(not_found(id));
     }
     let txn = state.db.begin().await?;
+    store::lock_memberships(&txn, &scope.org_id).await?;
     let current = store::groups::find_for_update(&txn, &scope.org_id, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(if_match, current.version)?;
     // Its membership rows, both ways, go by foreign key; the groups it leaves change version.
-    let parents = store::groups::parents_of(&txn, id).await?;
+    let parents = store::groups::parents_of(&txn, &scope.org_id, id).await?;
     store::groups::delete(&txn, &scope.org_id, id).await?;
-    store::groups::bump_versions(&txn, &parents, now_ms()).await?;
+    store::groups::bump_versions(&txn, &scope.org_id, &parents, now_ms()).await?;
     txn.commit().await?;
     log::info!("deleted Group {id} from organisation {}", scope.org_id);
     Ok(())

@@ -11,7 +11,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Order, SimpleExpr};
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
@@ -439,7 +439,10 @@ fn decode_cursor(cursor: &str) -> AppResult<Option<(Key, Direction)>> {
         .next()
         .and_then(|m| m.parse().ok())
         .ok_or_else(invalid)?;
-    let at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    // Only instants a row can carry (both databases store years 1970-9999 here).
+    let at = DateTime::<Utc>::from_timestamp_micros(micros)
+        .filter(|at| (1970..=9999).contains(&at.year()))
+        .ok_or_else(invalid)?;
     let id = parts
         .next()
         .filter(|id| uuid::Uuid::parse_str(id).is_ok())

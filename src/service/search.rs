@@ -55,6 +55,13 @@ impl SearchRequest {
             match get_ci(body, name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+                // JSON has one number type: 2.0 is the integer 2.
+                Some(Value::Number(n))
+                    if n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) =>
+                {
+                    Ok(n.as_f64().map(|f| f as i64))
+                }
                 Some(Value::String(s)) => s
                     .trim()
                     .parse()
@@ -144,7 +151,7 @@ fn skip_if_not_applicable(result: AppResult<Page>) -> AppResult<Option<Page>> {
     match result {
         Ok(page) => Ok(Some(page)),
         Err(AppError::BadRequest {
-            scim_type: ScimType::InvalidFilter | ScimType::InvalidValue,
+            scim_type: ScimType::InvalidFilter,
             ..
         }) => Ok(None),
         Err(other) => Err(other),

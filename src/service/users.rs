@@ -89,8 +89,10 @@ async fn groups_for(
     if !needed || rows.is_empty() {
         return Ok(HashMap::new());
     }
+    // Rows come from one organisation's scoped query.
+    let org_id = &rows[0].org_id;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    Ok(store::groups::groups_of_users(conn, &ids).await?)
+    Ok(store::groups::groups_of_users(conn, org_id, &ids).await?)
 }
 
 fn respond_with(
@@ -326,12 +328,13 @@ pub async fn delete(
     if_match: Option<&str>,
 ) -> AppResult<()> {
     let txn = state.db.begin().await?;
+    store::lock_memberships(&txn, &scope.org_id).await?;
     let current = find_existing(&txn, scope, id).await?;
     check_if_match(if_match, current.version)?;
     // Its memberships go with it (by foreign key); the groups it leaves change version.
-    let groups = store::users::direct_group_ids(&txn, id).await?;
+    let groups = store::users::direct_group_ids(&txn, &scope.org_id, id).await?;
     store::users::delete(&txn, &scope.org_id, id).await?;
-    store::groups::bump_versions(&txn, &groups, now_ms()).await?;
+    store::groups::bump_versions(&txn, &scope.org_id, &groups, now_ms()).await?;
     txn.commit().await?;
     log::info!("deleted User {id} from organisation {}", scope.org_id);
     Ok(())

@@ -77,6 +77,7 @@ pub async fn update(
 /// A new version for groups whose membership changed without their own row being written.
 pub async fn bump_versions(
     conn: &impl ConnectionTrait,
+    org_id: &str,
     ids: &[String],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
@@ -87,6 +88,7 @@ pub async fn bump_versions(
                 Expr::col(group::Column::Version).add(1),
             )
             .col_expr(group::Column::UpdatedAt, Expr::value(now))
+            .filter(group::Column::OrgId.eq(org_id))
             .filter(group::Column::Id.is_in(chunk.iter().cloned()))
             .exec(conn)
             .await?;
@@ -358,11 +360,13 @@ pub async fn would_cycle(
 /// The groups that contain `id` (a user or a group) directly.
 pub async fn parents_of(
     conn: &impl ConnectionTrait,
+    org_id: &str,
     member_id: &str,
 ) -> Result<Vec<String>, DbErr> {
     let rows: Vec<String> = group_member::Entity::find()
         .select_only()
         .column(group_member::Column::GroupId)
+        .filter(group_member::Column::OrgId.eq(org_id))
         .filter(member_is(&[member_id.to_string()]))
         .into_tuple()
         .all(conn)
@@ -382,6 +386,7 @@ pub struct UserGroup {
 /// The groups each user belongs to, directly or through nesting (RFC 7643 §4.1.2).
 pub async fn groups_of_users(
     conn: &impl ConnectionTrait,
+    org_id: &str,
     user_ids: &[String],
 ) -> Result<HashMap<String, Vec<UserGroup>>, DbErr> {
     let backend = conn.get_database_backend();
@@ -394,12 +399,14 @@ pub async fn groups_of_users(
                UNION \
                SELECT up.user_id, gm.group_id, 1 FROM group_members gm JOIN up ON gm.member_group_id = up.group_id) \
              SELECT up.user_id AS user_id, up.group_id AS group_id, MIN(up.depth) AS depth, g.display_name AS display \
-             FROM up JOIN groups g ON g.id = up.group_id \
+             FROM up JOIN groups g ON g.id = up.group_id AND g.org_id = {} \
              GROUP BY up.user_id, up.group_id, g.display_name \
              ORDER BY g.display_name, up.group_id",
-            super::placeholders(backend, 1, chunk.len())
+            super::placeholders(backend, 1, chunk.len()),
+            super::placeholders(backend, chunk.len() + 1, 1)
         );
-        let values: Vec<DbValue> = chunk.iter().map(|id| DbValue::from(id.clone())).collect();
+        let mut values: Vec<DbValue> = chunk.iter().map(|id| DbValue::from(id.clone())).collect();
+        values.push(DbValue::from(org_id));
         let rows = conn
             .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;

@@ -97,6 +97,37 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
     options
 }
 
+/// Serialises, within one organisation, the transactions that change group
+/// memberships (PostgreSQL: a transaction-scoped advisory lock; SQLite's
+/// single write connection already serialises every writer). Taken first,
+/// before any row lock, it gives those transactions one lock order, so a
+/// group PATCH racing a user or group DELETE cannot deadlock, and two
+/// nestings that would together form a cycle cannot both pass the check.
+pub async fn lock_memberships(
+    conn: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock(hashtext('scimlink.memberships:' || $1))",
+        [sea_orm::Value::from(org_id)],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Whether a database error is a foreign-key violation (a member deleted
+/// while a request added it).
+pub fn is_foreign_key_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+    )
+}
+
 /// Whether a database error is a unique-index violation (a lost race on userName, say).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(

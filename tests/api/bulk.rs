@@ -186,6 +186,23 @@ async fn circular_and_undeclared_references_are_refused() {
     )
     .await;
     assert_eq!(statuses(&results), ["200", "409", "201"]);
+    // Only a POST declares a bulkId: a reference to another method's is undeclared, not circular.
+    let results = bulk(
+        &app,
+        json!({"Operations": [
+            {"method": "DELETE", "path": "/Users/00000000-0000-4000-8000-000000000000", "bulkId": "gone"},
+            {"method": "PATCH", "path": "/Users/bulkId:gone", "data": {"schemas": [PATCH], "Operations": [{"op": "remove", "path": "title"}]}}
+        ]}),
+    )
+    .await;
+    assert_eq!(statuses(&results), ["404", "409"]);
+    assert!(
+        results[1]["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not declared"),
+        "{results:?}"
+    );
     let late = app.list_users(&[("filter", "userName eq \"late\"")]).await;
     assert_eq!(late["Resources"][0]["title"], "put after its POST");
 }

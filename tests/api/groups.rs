@@ -111,7 +111,12 @@ async fn create_get_and_leave_members_out_on_request() {
         .await
         .unwrap();
     assert!(listed["Resources"][0].get("members").is_none());
-    let full: Value = app.get("/scim/v2/Groups").await.json().await.unwrap();
+    let full: Value = app
+        .get("/scim/v2/Groups?filter=displayName eq \"Tour Guides\"")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(full["Resources"][0]["members"].as_array().unwrap().len(), 2);
 
     let dup = app

@@ -21,7 +21,7 @@ pub struct TestApp {
     pub token: String,
     pub org: OrgRow,
     pub db: Db,
-    _dir: Option<tempfile::TempDir>,
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 /// A fresh database URL: a new PostgreSQL database, or a SQLite file in `dir`.

@@ -14,6 +14,7 @@ mod idp_onelogin;
 mod limits;
 mod migrations;
 mod openapi;
+mod races;
 mod replay;
 mod search;
 mod tenancy;

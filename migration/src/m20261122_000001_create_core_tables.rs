@@ -82,6 +82,27 @@ pub(crate) fn ordered_text(mut column: ColumnDef, backend: DbBackend) -> ColumnD
     column
 }
 
+/// Creates one index per `(name, columns, unique)` on `table`.
+pub(crate) async fn create_indexes<T: IntoIden, C: IntoIden + 'static>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    indexes: Vec<(&str, Vec<C>, bool)>,
+) -> Result<(), DbErr> {
+    let table = table.into_iden();
+    for (name, cols, unique) in indexes {
+        let mut index = Index::create();
+        index.name(name).table(table.clone());
+        for col in cols {
+            index.col(col);
+        }
+        if unique {
+            index.unique();
+        }
+        manager.create_index(index.to_owned()).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -209,53 +230,48 @@ impl MigrationTrait for Migration {
             .await?;
         // DESIGN invariant 6: userName unique per organisation, case-insensitively;
         // externalId unique per organisation when present (NULLs never collide).
-        for (name, cols, unique) in [
-            (
-                "ux_accounts_org_user_name",
-                vec![Accounts::OrgId, Accounts::UserNameLower],
-                true,
-            ),
-            (
-                "ux_accounts_org_external_id",
-                vec![Accounts::OrgId, Accounts::ExternalId],
-                true,
-            ),
-            (
-                "ix_accounts_org_display_name",
-                vec![Accounts::OrgId, Accounts::DisplayNameLower],
-                false,
-            ),
-            (
-                "ix_accounts_org_primary_email",
-                vec![Accounts::OrgId, Accounts::PrimaryEmailLower],
-                false,
-            ),
-            (
-                "ix_accounts_org_active",
-                vec![Accounts::OrgId, Accounts::Active],
-                false,
-            ),
-            (
-                "ix_accounts_org_created",
-                vec![Accounts::OrgId, Accounts::CreatedAt, Accounts::Id],
-                false,
-            ),
-            (
-                "ix_accounts_org_updated",
-                vec![Accounts::OrgId, Accounts::UpdatedAt],
-                false,
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Accounts::Table);
-            for col in cols {
-                index.col(col);
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        create_indexes(
+            manager,
+            Accounts::Table,
+            vec![
+                (
+                    "ux_accounts_org_user_name",
+                    vec![Accounts::OrgId, Accounts::UserNameLower],
+                    true,
+                ),
+                (
+                    "ux_accounts_org_external_id",
+                    vec![Accounts::OrgId, Accounts::ExternalId],
+                    true,
+                ),
+                (
+                    "ix_accounts_org_display_name",
+                    vec![Accounts::OrgId, Accounts::DisplayNameLower],
+                    false,
+                ),
+                (
+                    "ix_accounts_org_primary_email",
+                    vec![Accounts::OrgId, Accounts::PrimaryEmailLower],
+                    false,
+                ),
+                (
+                    "ix_accounts_org_active",
+                    vec![Accounts::OrgId, Accounts::Active],
+                    false,
+                ),
+                (
+                    "ix_accounts_org_created",
+                    vec![Accounts::OrgId, Accounts::CreatedAt, Accounts::Id],
+                    false,
+                ),
+                (
+                    "ix_accounts_org_updated",
+                    vec![Accounts::OrgId, Accounts::UpdatedAt],
+                    false,
+                ),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -278,20 +294,23 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, cols) in [
-            (
-                "ix_account_emails_org_value",
-                vec![AccountEmails::OrgId, AccountEmails::ValueLower],
-            ),
-            ("ix_account_emails_account", vec![AccountEmails::AccountId]),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(AccountEmails::Table);
-            for col in cols {
-                index.col(col);
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        create_indexes(
+            manager,
+            AccountEmails::Table,
+            vec![
+                (
+                    "ix_account_emails_org_value",
+                    vec![AccountEmails::OrgId, AccountEmails::ValueLower],
+                    false,
+                ),
+                (
+                    "ix_account_emails_account",
+                    vec![AccountEmails::AccountId],
+                    false,
+                ),
+            ],
+        )
+        .await?;
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261122_000001_create_core_tables::ordered_text;
+use crate::m20261122_000001_create_core_tables::{create_indexes, ordered_text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -72,38 +72,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, cols, unique) in [
-            (
-                "ux_groups_org_external_id",
-                vec![Groups::OrgId, Groups::ExternalId],
-                true,
-            ),
-            (
-                "ix_groups_org_display_name",
-                vec![Groups::OrgId, Groups::DisplayNameLower],
-                false,
-            ),
-            (
-                "ix_groups_org_created",
-                vec![Groups::OrgId, Groups::CreatedAt, Groups::Id],
-                false,
-            ),
-            (
-                "ix_groups_org_updated",
-                vec![Groups::OrgId, Groups::UpdatedAt],
-                false,
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(Groups::Table);
-            for col in cols {
-                index.col(col);
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        create_indexes(
+            manager,
+            Groups::Table,
+            vec![
+                (
+                    "ux_groups_org_external_id",
+                    vec![Groups::OrgId, Groups::ExternalId],
+                    true,
+                ),
+                (
+                    "ix_groups_org_display_name",
+                    vec![Groups::OrgId, Groups::DisplayNameLower],
+                    false,
+                ),
+                (
+                    "ix_groups_org_created",
+                    vec![Groups::OrgId, Groups::CreatedAt, Groups::Id],
+                    false,
+                ),
+                (
+                    "ix_groups_org_updated",
+                    vec![Groups::OrgId, Groups::UpdatedAt],
+                    false,
+                ),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
@@ -152,38 +147,33 @@ impl MigrationTrait for Migration {
             .await?;
         // Each lookup direction has its index: a group's members (and "is X a
         // member", unique so a member is listed once), and a member's groups.
-        for (name, cols, unique) in [
-            (
-                "ux_group_members_user",
-                vec![GroupMembers::GroupId, GroupMembers::MemberUserId],
-                true,
-            ),
-            (
-                "ux_group_members_group",
-                vec![GroupMembers::GroupId, GroupMembers::MemberGroupId],
-                true,
-            ),
-            (
-                "ix_group_members_member_user",
-                vec![GroupMembers::MemberUserId],
-                false,
-            ),
-            (
-                "ix_group_members_member_group",
-                vec![GroupMembers::MemberGroupId],
-                false,
-            ),
-        ] {
-            let mut index = Index::create();
-            index.name(name).table(GroupMembers::Table);
-            for col in cols {
-                index.col(col);
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
-        }
+        create_indexes(
+            manager,
+            GroupMembers::Table,
+            vec![
+                (
+                    "ux_group_members_user",
+                    vec![GroupMembers::GroupId, GroupMembers::MemberUserId],
+                    true,
+                ),
+                (
+                    "ux_group_members_group",
+                    vec![GroupMembers::GroupId, GroupMembers::MemberGroupId],
+                    true,
+                ),
+                (
+                    "ix_group_members_member_user",
+                    vec![GroupMembers::MemberUserId],
+                    false,
+                ),
+                (
+                    "ix_group_members_member_group",
+                    vec![GroupMembers::MemberGroupId],
+                    false,
+                ),
+            ],
+        )
+        .await?;
         Ok(())
     }
 

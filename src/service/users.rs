@@ -332,7 +332,7 @@ pub async fn delete(
     let current = find_existing(&txn, scope, id).await?;
     check_if_match(if_match, current.version)?;
     // Its memberships go with it (by foreign key); the groups it leaves change version.
-    let groups = store::users::direct_group_ids(&txn, &scope.org_id, id).await?;
+    let groups = store::groups::parents_of(&txn, &scope.org_id, id).await?;
     store::users::delete(&txn, &scope.org_id, id).await?;
     store::groups::bump_versions(&txn, &scope.org_id, &groups, now_ms()).await?;
     txn.commit().await?;

@@ -357,7 +357,8 @@ pub async fn would_cycle(
         > 0)
 }
 
-/// The groups that contain `id` (a user or a group) directly.
+/// The groups that contain `member_id` (a user or a group) directly: those
+/// whose version changes when it is deleted.
 pub async fn parents_of(
     conn: &impl ConnectionTrait,
     org_id: &str,

@@ -233,18 +233,3 @@ pub async fn find_clash(
     }
     Ok(None)
 }
-
-/// The groups an account belongs to directly; their versions change when it is deleted.
-pub async fn direct_group_ids(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    id: &str,
-) -> Result<Vec<String>, DbErr> {
-    use entity::group_member;
-    let rows = group_member::Entity::find()
-        .filter(group_member::Column::OrgId.eq(org_id))
-        .filter(group_member::Column::MemberUserId.eq(id))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.group_id).collect())
-}

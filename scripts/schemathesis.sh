@@ -131,6 +131,9 @@ CMD=(
   "$PWD/$VENV/bin/schemathesis" --config-file "$CONFIG" run "$SPEC"
   --url "$BASE"
   --header "Authorization: Bearer $TOKEN"
+  # The run carries a SCIM token: the admin API and the sign-in routes would
+  # answer every case 401. tests/api/openapi.rs holds them to the spec instead.
+  --exclude-path-regex '^/(api|auth)/'
   --checks "$CHECKS"
   --phases "$PHASES"
   --max-examples "$MAX_EXAMPLES"

@@ -37,6 +37,12 @@ pub enum Command {
     /// Manage the SCIM bearer tokens identity providers use.
     #[command(subcommand, name = "scim-token")]
     ScimToken(ScimTokenCommand),
+    /// Manage the admin API's bearer tokens (roles `admin` and `support`).
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
+    /// Manage accounts from the server's shell (break-glass accounts, first admins).
+    #[command(subcommand)]
+    Account(AccountCommand),
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +69,21 @@ pub struct ServeArgs {
     /// Most operations one /Bulk request may carry; more get 413 (the body limit applies too).
     #[arg(long, env = "SCIMLINK_MAX_BULK_OPERATIONS", default_value_t = 1000)]
     pub max_bulk_operations: usize,
+    /// How long a password reset link stays valid, in seconds.
+    #[arg(long, env = "SCIMLINK_RESET_LINK_TTL", default_value_t = 24 * 3600)]
+    pub reset_link_ttl: u64,
+    /// SMTP server for mail (reset links), e.g. smtp://mail.example.com:587 or
+    /// smtps://user:password@mail.example.com. Without it, mail only goes to the
+    /// outbox that admins read at GET /api/v1/outbox.
+    #[arg(long, env = "SCIMLINK_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of mail.
+    #[arg(
+        long,
+        env = "SCIMLINK_MAIL_FROM",
+        default_value = "scimlink <no-reply@localhost>"
+    )]
+    pub mail_from: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,5 +121,62 @@ pub enum ScimTokenCommand {
     Revoke {
         /// The token id, as `scim-token list` shows it.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Issue an admin API token; prints the secret alone on stdout, once.
+    Create {
+        /// Slug of the organisation the token reaches.
+        #[arg(long)]
+        org: String,
+        /// `admin` (everything) or `support` (read accounts and the audit log,
+        /// switch auth modes, send resets, edit External user IDs).
+        #[arg(long, value_parser = ["admin", "support"])]
+        role: String,
+        /// Who or what the token is for, e.g. "support desk".
+        #[arg(long, default_value = "admin token")]
+        label: String,
+    },
+    /// List an organisation's admin tokens (never their secrets).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke an admin token by id.
+    Revoke {
+        /// The token id, as `admin-token list` shows it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account. In an organisation with SSO it signs in through SSO,
+    /// unless --break-glass; a password account gets a one-time reset link,
+    /// printed here, to set its password.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        user_name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// May sign in with a password even when the organisation requires SSO.
+        #[arg(long)]
+        break_glass: bool,
+        /// Base URL people reach the server at, for the reset link.
+        #[arg(
+            long,
+            env = "SCIMLINK_PUBLIC_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        public_url: String,
+        /// How long the reset link stays valid, in seconds.
+        #[arg(long, env = "SCIMLINK_RESET_LINK_TTL", default_value_t = 24 * 3600)]
+        reset_link_ttl: u64,
     },
 }

@@ -1,6 +1,7 @@
 //! `AppError`: the one error type of the service and its one mapping to HTTP.
-//! Every error is an RFC 7644 §3.12 body (the admin API, when it comes, will
-//! render the same variants as its own JSON).
+//! SCIM routes render it as an RFC 7644 §3.12 body; the admin API and the
+//! sign-in routes render the same variants as `{"error", "detail"}` through
+//! [`ApiError`].
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -44,6 +45,24 @@ pub enum AppError {
     TooManyOperations { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 409 for a state that forbids the request (not a uniqueness clash).
+    #[error("{0}")]
+    Conflict(String),
+    /// 401 for a failed password sign-in: one sentence whatever was wrong.
+    #[error("the user name or password is not correct")]
+    InvalidCredentials,
+    /// 403: the account signs in through SSO, at `sso_url`.
+    #[error("{detail}")]
+    SsoRequired { detail: String, sso_url: String },
+    /// 403: the account is deactivated.
+    #[error("this account is deactivated; ask your administrator")]
+    AccountDisabled,
+    /// 429: too many failed sign-ins; try again after this many seconds.
+    #[error("too many failed sign-in attempts; try again in {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// 400: a reset link that is unknown, used or expired.
+    #[error("this password reset link is not valid: it is unknown, used or expired")]
+    InvalidResetToken,
     #[error("{0}")]
     NotImplemented(String),
     /// The database refused or failed; the text stays in the log, never in a body.
@@ -101,9 +120,71 @@ impl AppError {
             | AppError::PayloadTooLarge { .. }
             | AppError::TooManyOperations { .. }
             | AppError::UnsupportedMediaType(_)
+            | AppError::Conflict(_)
+            | AppError::InvalidCredentials
+            | AppError::SsoRequired { .. }
+            | AppError::AccountDisabled
+            | AppError::TooManyAttempts { .. }
+            | AppError::InvalidResetToken
             | AppError::NotImplemented(_)
             | AppError::Database(_)
             | AppError::Internal(_) => None,
+        }
+    }
+
+    /// The `error` code of the admin API's and sign-in routes' JSON body.
+    fn api_code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { .. } => "invalid_request",
+            AppError::Uniqueness(_) | AppError::Conflict(_) | AppError::BulkReference(_) => {
+                "conflict"
+            }
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::SsoRequired { .. } => "sso_required",
+            AppError::AccountDisabled => "account_disabled",
+            AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
+            AppError::PreconditionFailed(_) => "precondition_failed",
+            AppError::PayloadTooLarge { .. } | AppError::TooManyOperations { .. } => {
+                "payload_too_large"
+            }
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::InvalidResetToken => "invalid_token",
+            AppError::NotImplemented(_) => "not_implemented",
+            AppError::Database(_) | AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The admin API's body: `{"error": code, "detail": sentence}`.
+    pub fn api_body(&self) -> serde_json::Value {
+        let mut body = json!({"error": self.api_code(), "detail": self.public_detail()});
+        if let AppError::SsoRequired { sso_url, .. } = self {
+            body["sso_url"] = json!(sso_url);
+        }
+        body
+    }
+
+    /// The headers some statuses carry, whichever body they have.
+    fn extra_headers(&self, response: &mut actix_web::HttpResponseBuilder) {
+        match self {
+            AppError::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, value));
+                }
+            }
+            AppError::Unauthorized(_) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"scimlink\""),
+                ));
+            }
+            AppError::TooManyAttempts { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
         }
     }
 
@@ -146,31 +227,51 @@ impl ResponseError for AppError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::SsoRequired { .. } | AppError::AccountDisabled => StatusCode::FORBIDDEN,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::InvalidResetToken => StatusCode::BAD_REQUEST,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        if status.is_server_error() {
-            // Log the cause chain inside; the body below carries none of it.
-            log::error!("{status}: {self:?}");
-        }
-        let body = self.scim_body();
-        let mut response = HttpResponse::build(status);
+        log_server_error(self);
+        let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
-        if let AppError::MethodNotAllowed { allow } = self
-            && let Ok(value) = HeaderValue::from_str(allow)
-        {
-            response.insert_header((header::ALLOW, value));
-        }
-        if matches!(self, AppError::Unauthorized(_)) {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scimlink\""),
-            ));
-        }
-        response.body(body.to_string())
+        self.extra_headers(&mut response);
+        response.body(self.scim_body().to_string())
     }
 }
+
+fn log_server_error(error: &AppError) {
+    let status = error.status_code();
+    if status.is_server_error() {
+        // Log the cause chain inside; the body carries none of it.
+        log::error!("{status}: {error:?}");
+    }
+}
+
+/// An [`AppError`] as the admin API and the sign-in routes answer it:
+/// `application/json` with `{"error", "detail"}`.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        log_server_error(&self.0);
+        let mut response = HttpResponse::build(self.0.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/json"));
+        self.0.extra_headers(&mut response);
+        response.body(self.0.api_body().to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,6 +1,7 @@
 //! scimlink: a SCIM 2.0 provisioning server with SSO account linking.
 
 pub mod cli;
+pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod http;

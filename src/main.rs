@@ -2,8 +2,10 @@
 
 use clap::Parser;
 
-use scimlink::cli::{Cli, Command, OrgCommand, ScimTokenCommand, ServeArgs};
-use scimlink::domain::OrgSlug;
+use scimlink::cli::{
+    AccountCommand, AdminTokenCommand, Cli, Command, OrgCommand, ScimTokenCommand, ServeArgs,
+};
+use scimlink::domain::{AdminRole, OrgSlug};
 use scimlink::service;
 use scimlink::settings::Settings;
 use scimlink::startup::Application;
@@ -93,6 +95,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::AdminToken(command) => admin_token(&cli.database_url, command).await,
+        Command::Account(command) => account(&cli.database_url, command).await,
         Command::ScimToken(ScimTokenCommand::Revoke { id }) => {
             let db = open(&cli.database_url).await?;
             let token = service::tokens::revoke(&db, &id)
@@ -114,6 +118,10 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         max_page_size: args.max_page_size,
         max_filter_scan: args.max_filter_scan,
         max_bulk_operations: args.max_bulk_operations,
+        reset_link_ttl_seconds: args.reset_link_ttl,
+        smtp_url: args.smtp_url,
+        mail_from: args.mail_from,
+        clock: Default::default(),
     };
     let db = open(&settings.database_url).await?;
     let bootstrap_token = service::orgs::bootstrap(&db)
@@ -135,4 +143,105 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     app.run_until_stopped()
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+async fn admin_token(database_url: &str, command: AdminTokenCommand) -> Result<(), String> {
+    let db = open(database_url).await?;
+    match command {
+        AdminTokenCommand::Create { org, role, label } => {
+            let org = service::orgs::find(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?;
+            let role = AdminRole::parse(&role)?;
+            let (_, secret) = service::admin_tokens::create(&db, &org, role, &label)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Alone on stdout, so `TOKEN=$(scimlink admin-token create ...)` works.
+            println!("{secret}");
+        }
+        AdminTokenCommand::List { org } => {
+            let org = service::orgs::find(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("id\trole\tlabel\tcreated\trevoked");
+            for t in service::admin_tokens::list(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.role,
+                    t.label,
+                    t.created_at.to_rfc3339(),
+                    t.revoked_at.map_or("-".to_string(), |t| t.to_rfc3339())
+                );
+            }
+        }
+        AdminTokenCommand::Revoke { id } => {
+            let token = service::admin_tokens::revoke(&db, &id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("revoked {} ({})", token.id, token.label);
+        }
+    }
+    Ok(())
+}
+
+async fn account(database_url: &str, command: AccountCommand) -> Result<(), String> {
+    let db = open(database_url).await?;
+    match command {
+        AccountCommand::Create {
+            org,
+            user_name,
+            email,
+            display_name,
+            break_glass,
+            public_url,
+            reset_link_ttl,
+        } => {
+            let org = service::orgs::find(&db, &org)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut settings = Settings::new(database_url);
+            settings.reset_link_ttl_seconds = reset_link_ttl;
+            let state = service::AppState {
+                db,
+                settings: std::sync::Arc::new(settings),
+                base_url: public_url.trim_end_matches('/').to_string(),
+            };
+            let created = service::accounts::create_from_cli(
+                &state,
+                &org,
+                service::accounts::NewAccountInput {
+                    user_name,
+                    display_name,
+                    email,
+                    active: None,
+                    break_glass,
+                    external_user_id: None,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "created account {} ({} sign-in{})",
+                created.account.id,
+                created.account.auth_mode,
+                if created.account.break_glass {
+                    ", break-glass"
+                } else {
+                    ""
+                }
+            );
+            if let Some(reset) = created.reset {
+                println!(
+                    "Set its password with this one-time link (valid until {}):",
+                    reset.expires_at
+                );
+                println!("{}", reset.reset_url);
+            }
+        }
+    }
+    Ok(())
 }

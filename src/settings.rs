@@ -1,6 +1,8 @@
 //! Typed settings, read once (from flags and environment by `main`, or built
 //! by tests) and passed down.
 
+use crate::clock::Clock;
+
 /// What the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -22,6 +24,15 @@ pub struct Settings {
     pub max_filter_scan: u64,
     /// Most operations one `/Bulk` request may carry (413 above it).
     pub max_bulk_operations: usize,
+    /// How long a password reset link stays valid.
+    pub reset_link_ttl_seconds: u64,
+    /// `smtp://host:port`, `smtps://user:pass@host` ...; `None`: mail goes
+    /// only to the outbox table.
+    pub smtp_url: Option<String>,
+    /// The From address of mail.
+    pub mail_from: String,
+    /// The time source (tests move it forward).
+    pub clock: Clock,
 }
 
 impl Settings {
@@ -35,6 +46,10 @@ impl Settings {
             max_page_size: 1000,
             max_filter_scan: 200_000,
             max_bulk_operations: 1000,
+            reset_link_ttl_seconds: 24 * 3600,
+            smtp_url: None,
+            mail_from: "scimlink <no-reply@localhost>".into(),
+            clock: Clock::default(),
         }
     }
 }

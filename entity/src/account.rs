@@ -25,6 +25,12 @@ pub struct Model {
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set by support staff; `None`: derived from externalId, email or userName.
+    pub external_user_id: Option<String>,
+    /// The effective External user ID as SSO subjects are compared with it.
+    pub external_user_id_key: Option<String>,
+    /// `scim`, `admin`, `cli` or `jit`.
+    pub source: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

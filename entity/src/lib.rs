@@ -2,8 +2,16 @@
 
 pub mod account;
 pub mod account_email;
+pub mod admin_token;
+pub mod audit_event;
 pub mod group;
 pub mod group_member;
+pub mod identity_link;
 pub mod organization;
+pub mod outbox_message;
+pub mod password_reset;
 pub mod scim_token;
+pub mod session;
+pub mod sign_in_failure;
 pub mod workspace;
+pub mod workspace_member;

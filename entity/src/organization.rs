@@ -11,6 +11,12 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    pub sso_enabled: bool,
+    pub sso_required: bool,
+    pub jit_provisioning: bool,
+    pub scim_adopt_existing: bool,
+    pub session_ttl_seconds: i64,
+    pub session_idle_seconds: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

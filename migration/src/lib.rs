@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_core_tables;
 mod m20261122_000002_create_groups;
+mod m20261122_000003_create_sign_in;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_core_tables::Migration),
             Box::new(m20261122_000002_create_groups::Migration),
+            Box::new(m20261122_000003_create_sign_in::Migration),
         ]
     }
 }

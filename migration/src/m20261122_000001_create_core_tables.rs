@@ -103,6 +103,39 @@ pub(crate) async fn create_indexes<T: IntoIden, C: IntoIden + 'static>(
     Ok(())
 }
 
+/// Drops these tables, in this order.
+pub(crate) async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: Vec<DynIden>,
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops these columns of `table`, one statement each (SQLite takes one change per statement).
+pub(crate) async fn drop_columns<T: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    columns: Vec<DynIden>,
+) -> Result<(), DbErr> {
+    let table = table.into_iden();
+    for column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -315,17 +348,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            AccountEmails::Table.into_iden(),
-            Accounts::Table.into_iden(),
-            ScimTokens::Table.into_iden(),
-            Workspaces::Table.into_iden(),
-            Organizations::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        drop_tables(
+            manager,
+            vec![
+                AccountEmails::Table.into_iden(),
+                Accounts::Table.into_iden(),
+                ScimTokens::Table.into_iden(),
+                Workspaces::Table.into_iden(),
+                Organizations::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

@@ -5,7 +5,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261122_000001_create_core_tables::{create_indexes, ordered_text};
+use crate::m20261122_000001_create_core_tables::{create_indexes, drop_tables, ordered_text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -178,12 +178,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(GroupMembers::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Groups::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(
+            manager,
+            vec![GroupMembers::Table.into_iden(), Groups::Table.into_iden()],
+        )
+        .await
     }
 }

@@ -8,19 +8,46 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::web::Data;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::error::{ApiError, AppError};
 use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceTypeDef;
-use crate::service::{self, AppState, OrgScope};
+use crate::service::{self, AppState, OrgScope, RequestMeta};
 
 fn state(req: &HttpRequest) -> Result<Data<AppState>, AppError> {
     req.app_data::<Data<AppState>>()
         .cloned()
         .ok_or_else(|| AppError::Internal("application state is not configured".into()))
+}
+
+/// The request id the middleware gave this request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Where a request came from, for the audit log and throttling. The client
+/// address is the peer's: a `Forwarded` header is not trusted, since any
+/// client could write one to dodge the sign-in throttle.
+pub fn request_meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        client_address: req.peer_addr().map(|a| a.ip().to_string()),
+    }
+}
+
+fn bearer_of(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        })
 }
 
 /// The organisation of the request's SCIM bearer token.
@@ -31,22 +58,53 @@ impl FromRequest for ScimAuth {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_string())
-            });
+        let bearer = bearer_of(req);
+        let meta = request_meta(req);
         let state = state(req);
         Box::pin(async move {
             let state = state?;
-            let scope = service::tokens::authenticate(&state.db, bearer.as_deref()).await?;
+            let scope = service::tokens::authenticate(&state.db, bearer.as_deref(), meta).await?;
             Ok(ScimAuth(scope))
         })
+    }
+}
+
+/// The organisation and role of the request's admin bearer token.
+pub struct AdminAuth(pub OrgScope);
+
+impl FromRequest for AdminAuth {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let bearer = bearer_of(req);
+        let meta = request_meta(req);
+        let state = state(req);
+        Box::pin(async move {
+            let state = state?;
+            let scope =
+                service::admin_tokens::authenticate(&state.db, bearer.as_deref(), meta).await?;
+            Ok(AdminAuth(scope))
+        })
+    }
+}
+
+/// The query string of an admin API request, into `T` (unknown names are a 400).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = serde_urlencoded::from_str::<T>(req.query_string())
+            .map(ApiQuery)
+            .map_err(|e| {
+                ApiError(AppError::invalid_value(format!(
+                    "the query string is not valid: {e}"
+                )))
+            });
+        std::future::ready(parsed)
     }
 }
 
@@ -94,6 +152,13 @@ impl ScimBody {
         serde_json::from_slice(&body).map_err(|e| {
             AppError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
         })
+    }
+
+    /// The body as a typed admin API request: unknown fields and wrong types are a 400.
+    pub async fn parse<T: DeserializeOwned>(self) -> Result<T, AppError> {
+        let value = self.json().await?;
+        serde_json::from_value(value)
+            .map_err(|e| AppError::invalid_value(format!("the request body is not valid: {e}")))
     }
 }
 

@@ -4,9 +4,11 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 
 /// SCIM endpoint names as the router knows them. Entra sends `/users`, some
@@ -63,6 +65,9 @@ pub async fn normalize_and_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
+    let request_id = new_request_id();
+    req.extensions_mut()
+        .insert(super::extract::RequestId(request_id.clone()));
     let method = req.method().clone();
     let original = req.path().to_string();
     let normalized = normalize_path(&original);
@@ -80,16 +85,28 @@ pub async fn normalize_and_log(
             }
         }
     }
-    let response = next.call(req).await;
-    let status = match &response {
-        Ok(r) => r.status().as_u16(),
+    let mut response = next.call(req).await;
+    let status = match &mut response {
+        Ok(r) => {
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                r.headers_mut()
+                    .insert(HeaderName::from_static("x-request-id"), value);
+            }
+            r.status().as_u16()
+        }
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
     log::info!(
-        "{method} {original} {status} {:.1}ms",
+        "{request_id} {method} {original} {status} {:.1}ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
     response
+}
+
+/// A short random id, logged with the request and recorded in its audit events.
+fn new_request_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..16].to_string()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! HTTP: the only module that imports actix-web. Extractors, middleware,
 //! thin handlers, and the route table.
 
+pub mod admin;
+pub mod auth;
 pub mod bulk;
 pub mod discovery;
 pub mod extract;
@@ -122,6 +124,115 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::DELETE, "/scim/v2/Groups/{id}", || {
             web::route().to(groups::groups_delete)
         }),
+        r(Method::GET, "/api/v1/org", || {
+            web::route().to(admin::admin_org_get)
+        }),
+        r(Method::PATCH, "/api/v1/org", || {
+            web::route().to(admin::admin_org_update)
+        }),
+        r(Method::GET, "/api/v1/org/require-sso-preview", || {
+            web::route().to(admin::admin_org_require_sso_preview)
+        }),
+        r(Method::GET, "/api/v1/accounts", || {
+            web::route().to(admin::admin_accounts_list)
+        }),
+        r(Method::POST, "/api/v1/accounts", || {
+            web::route().to(admin::admin_accounts_create)
+        }),
+        r(Method::GET, "/api/v1/accounts/{id}", || {
+            web::route().to(admin::admin_accounts_get)
+        }),
+        r(Method::PATCH, "/api/v1/accounts/{id}", || {
+            web::route().to(admin::admin_accounts_update)
+        }),
+        r(Method::DELETE, "/api/v1/accounts/{id}", || {
+            web::route().to(admin::admin_accounts_delete)
+        }),
+        r(Method::PUT, "/api/v1/accounts/{id}/auth-mode", || {
+            web::route().to(admin::admin_accounts_auth_mode_set)
+        }),
+        r(Method::POST, "/api/v1/accounts/{id}/password-reset", || {
+            web::route().to(admin::admin_accounts_password_reset)
+        }),
+        r(Method::PUT, "/api/v1/accounts/{id}/break-glass", || {
+            web::route().to(admin::admin_accounts_break_glass_set)
+        }),
+        r(
+            Method::PUT,
+            "/api/v1/accounts/{id}/external-user-id",
+            || web::route().to(admin::admin_accounts_external_user_id_set),
+        ),
+        r(Method::GET, "/api/v1/accounts/{id}/identities", || {
+            web::route().to(admin::admin_identities_list)
+        }),
+        r(Method::POST, "/api/v1/accounts/{id}/identities", || {
+            web::route().to(admin::admin_identities_create)
+        }),
+        r(
+            Method::GET,
+            "/api/v1/accounts/{id}/identities/{link_id}",
+            || web::route().to(admin::admin_identities_get),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/accounts/{id}/identities/{link_id}",
+            || web::route().to(admin::admin_identities_delete),
+        ),
+        r(Method::GET, "/api/v1/workspaces", || {
+            web::route().to(admin::admin_workspaces_list)
+        }),
+        r(Method::POST, "/api/v1/workspaces", || {
+            web::route().to(admin::admin_workspaces_create)
+        }),
+        r(Method::GET, "/api/v1/workspaces/{id}", || {
+            web::route().to(admin::admin_workspaces_get)
+        }),
+        r(Method::PATCH, "/api/v1/workspaces/{id}", || {
+            web::route().to(admin::admin_workspaces_update)
+        }),
+        r(Method::DELETE, "/api/v1/workspaces/{id}", || {
+            web::route().to(admin::admin_workspaces_delete)
+        }),
+        r(Method::GET, "/api/v1/workspaces/{id}/members", || {
+            web::route().to(admin::admin_workspace_members_list)
+        }),
+        r(
+            Method::PUT,
+            "/api/v1/workspaces/{id}/members/{account_id}",
+            || web::route().to(admin::admin_workspace_members_set),
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/workspaces/{id}/members/{account_id}",
+            || web::route().to(admin::admin_workspace_members_delete),
+        ),
+        r(Method::GET, "/api/v1/scim-tokens", || {
+            web::route().to(admin::admin_scim_tokens_list)
+        }),
+        r(Method::POST, "/api/v1/scim-tokens", || {
+            web::route().to(admin::admin_scim_tokens_create)
+        }),
+        r(Method::DELETE, "/api/v1/scim-tokens/{id}", || {
+            web::route().to(admin::admin_scim_tokens_delete)
+        }),
+        r(Method::GET, "/api/v1/outbox", || {
+            web::route().to(admin::admin_outbox_list)
+        }),
+        r(Method::GET, "/api/v1/audit-events", || {
+            web::route().to(admin::admin_audit_events_list)
+        }),
+        r(Method::POST, "/auth/password/login", || {
+            web::route().to(auth::auth_password_login)
+        }),
+        r(Method::POST, "/auth/password/reset", || {
+            web::route().to(auth::auth_password_reset)
+        }),
+        r(Method::GET, "/auth/session", || {
+            web::route().to(auth::auth_session_get)
+        }),
+        r(Method::POST, "/auth/logout", || {
+            web::route().to(auth::auth_logout)
+        }),
     ]
 }
 
@@ -148,18 +259,27 @@ pub fn configure(cfg: &mut ServiceConfig) {
             }
         }
         let allow = allowed.join(", ");
-        cfg.service(resource.default_service(web::to(move || {
+        cfg.service(resource.default_service(web::to(move |req: HttpRequest| {
             let allow = allow.clone();
-            async move { Err::<actix_web::HttpResponse, _>(AppError::MethodNotAllowed { allow }) }
+            async move { render(&req, AppError::MethodNotAllowed { allow }) }
         })));
     }
 }
 
 /// The answer for a path no route serves.
-pub async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    let error = AppError::NotFound(format!("no route for {} {}", req.method(), req.path()));
+    render(&req, error)
+}
+
+/// An error in the body family of its path: the admin API's and sign-in
+/// routes' JSON, or SCIM's §3.12 body everywhere else.
+fn render(req: &HttpRequest, error: AppError) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let path = req.path();
+    if path.starts_with("/api/") || path.starts_with("/auth/") {
+        crate::error::ApiError(error).error_response()
+    } else {
+        error.error_response()
+    }
 }

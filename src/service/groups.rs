@@ -252,6 +252,28 @@ async fn apply_member_changes(
     Ok(changed > 0)
 }
 
+/// Every SCIM write to a group leaves an audit event in its transaction.
+async fn audit_group(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &OrgScope,
+    action: &str,
+    id: &str,
+    summary: Value,
+) -> AppResult<()> {
+    super::audit::record(
+        conn,
+        scope,
+        now_ms(),
+        super::audit::Event {
+            action,
+            target_type: "group",
+            target_id: Some(id),
+            summary,
+        },
+    )
+    .await
+}
+
 pub async fn create(
     state: &AppState,
     scope: &OrgScope,
@@ -274,6 +296,14 @@ pub async fn create(
     };
     apply_member_changes(&txn, scope, &id, &[MemberChange::Add(refs)]).await?;
     let resource = respond(state, &txn, &row, projection).await?;
+    audit_group(
+        &txn,
+        scope,
+        "group.created",
+        &id,
+        json!({"display_name": row.display_name}),
+    )
+    .await?;
     txn.commit().await?;
     log::info!("created Group {id} in organisation {}", scope.org_id);
     Ok(resource)
@@ -319,6 +349,7 @@ async fn write_locked(
         .ok_or_else(|| not_found(id))?;
     check_if_match(if_match, current.version)?;
     let current_attrs = attributes_of(&current)?;
+    let current_version = current.version;
     let attributes = attribute_change(&current_attrs)?;
     let members_changed = apply_member_changes(&txn, scope, id, member_changes).await?;
     let row = if attributes != current_attrs {
@@ -348,6 +379,24 @@ async fn write_locked(
         current
     };
     let resource = respond(state, &txn, &row, projection).await?;
+    if row.version != current_version {
+        let mut changed: Vec<&str> = attributes
+            .keys()
+            .chain(current_attrs.keys())
+            .filter(|k| attributes.get(*k) != current_attrs.get(*k))
+            .map(String::as_str)
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        audit_group(
+            &txn,
+            scope,
+            "group.updated",
+            id,
+            json!({"changed": changed, "members_changed": members_changed}),
+        )
+        .await?;
+    }
     txn.commit().await?;
     log::info!("changed Group {id}, now version {}", row.version);
     Ok(resource)
@@ -421,6 +470,14 @@ pub async fn delete(
     let parents = store::groups::parents_of(&txn, &scope.org_id, id).await?;
     store::groups::delete(&txn, &scope.org_id, id).await?;
     store::groups::bump_versions(&txn, &scope.org_id, &parents, now_ms()).await?;
+    audit_group(
+        &txn,
+        scope,
+        "group.deleted",
+        id,
+        json!({"display_name": current.display_name}),
+    )
+    .await?;
     txn.commit().await?;
     log::info!("deleted Group {id} from organisation {}", scope.org_id);
     Ok(())

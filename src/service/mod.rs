@@ -1,16 +1,24 @@
 //! Use cases. Each opens one transaction, calls `store` and `scim`, returns.
 
+pub mod accounts;
+pub mod admin_tokens;
+pub mod audit;
 pub mod bulk;
 pub mod discovery;
 pub mod groups;
+pub mod linking;
 pub mod listing;
+pub mod mail;
 pub mod orgs;
 pub mod search;
+pub mod signin;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use std::sync::Arc;
 
+use crate::domain::AdminRole;
 use crate::error::AppError;
 use crate::settings::Settings;
 use crate::store::Db;
@@ -24,11 +32,90 @@ pub struct AppState {
     pub base_url: String,
 }
 
-/// The organisation a request acts for, decided by its bearer token.
+/// Who acts, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An identity provider, through a SCIM token.
+    ScimToken { id: String, label: String },
+    /// An admin or support person, through an admin token.
+    AdminToken {
+        id: String,
+        label: String,
+        role: AdminRole,
+    },
+    /// A signed-in (or signing-in) person.
+    Account { id: String },
+    /// scimlink itself (a policy, a sign-in check).
+    System,
+    /// The command line on the server.
+    Cli,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::ScimToken { .. } => "scim_token",
+            Actor::AdminToken { .. } => "admin_token",
+            Actor::Account { .. } => "account",
+            Actor::System => "system",
+            Actor::Cli => "cli",
+        }
+    }
+
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Actor::ScimToken { id, .. } | Actor::AdminToken { id, .. } | Actor::Account { id } => {
+                Some(id)
+            }
+            Actor::System | Actor::Cli => None,
+        }
+    }
+
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Actor::ScimToken { label, .. } | Actor::AdminToken { label, .. } => Some(label),
+            Actor::Account { .. } | Actor::System | Actor::Cli => None,
+        }
+    }
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+}
+
+/// The organisation a request acts for and who acts, decided by its
+/// credentials. Every query of a use case is scoped by `org_id`.
 #[derive(Debug, Clone)]
 pub struct OrgScope {
     pub org_id: String,
-    pub token_id: String,
+    pub actor: Actor,
+    pub request: RequestMeta,
+}
+
+impl OrgScope {
+    /// The same organisation, acted on by scimlink itself (policy).
+    pub fn system(&self) -> OrgScope {
+        OrgScope {
+            actor: Actor::System,
+            ..self.clone()
+        }
+    }
+
+    /// Admin-only use cases start with this: a support token gets 403.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        match &self.actor {
+            Actor::AdminToken {
+                role: AdminRole::Support,
+                ..
+            } => Err(AppError::Forbidden(
+                "this needs an admin token; a support token may not do it".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The outcome of a conditional GET (`If-None-Match`).

@@ -6,9 +6,10 @@ use serde_json::{Map, Value, json};
 
 use sea_orm::ConnectionTrait;
 
+use super::audit::{self, Event};
 use super::listing::{self, Key, ListParams, Lister, Page};
-use super::{AppState, Conditional, OrgScope, Resource, blocking, check_if_match};
-use crate::domain::password;
+use super::{AppState, Conditional, OrgScope, Resource, accounts, blocking, check_if_match};
+use crate::domain::{AuthMode, password};
 use crate::error::{AppError, AppResult};
 use crate::scim::filter::Cond;
 use crate::scim::projection::Projection;
@@ -17,6 +18,7 @@ use crate::scim::schema::{USER_RESOURCE_TYPE, USER_URN};
 use crate::scim::{etag, patch};
 use crate::store::filter_sql::Table;
 use crate::store::groups::UserGroup;
+use crate::store::orgs::OrgRow;
 use crate::store::users::{AccountRow, Clash, NewAccount};
 use crate::store::{self, is_unique_violation, now_ms};
 
@@ -163,7 +165,7 @@ async fn hash_password(password: Option<String>) -> AppResult<Option<String>> {
 
 /// The User `id` of the organisation, or 404. An id that is not a UUID
 /// cannot exist (ids are minted here) and never reaches the database.
-async fn find_existing(
+pub(crate) async fn find_existing(
     conn: &impl sea_orm::ConnectionTrait,
     scope: &OrgScope,
     id: &str,
@@ -182,12 +184,83 @@ pub async fn create(
     body: &Value,
     projection: &Projection,
 ) -> AppResult<Resource> {
+    let normalized = normalize(&USER_RESOURCE_TYPE, body)?;
+    let row = insert_account(state, scope, normalized, CreateOptions::scim()).await?;
+    // A new (or adopted) user's groups are read like any other's.
+    respond(state, &state.db.read, &row, projection).await
+}
+
+/// How an account comes to exist, beside its SCIM attributes.
+pub(crate) struct CreateOptions<'a> {
+    pub break_glass: bool,
+    /// `scim`, `admin` or `cli`.
+    pub source: &'a str,
+    pub external_user_id: Option<&'a str>,
+}
+
+impl CreateOptions<'static> {
+    pub fn scim() -> Self {
+        CreateOptions {
+            break_glass: false,
+            source: "scim",
+            external_user_id: None,
+        }
+    }
+}
+
+/// DESIGN invariant 3: in an organisation with SSO, a new account signs in
+/// through SSO unless it is created as break-glass.
+fn initial_mode(org: &OrgRow, break_glass: bool) -> AuthMode {
+    if org.sso_enabled && !break_glass {
+        AuthMode::Sso
+    } else {
+        AuthMode::Password
+    }
+}
+
+pub(crate) fn sso_password_error() -> AppError {
+    AppError::invalid_value(
+        "this account signs in with SSO, so it cannot have a password; \
+         switch it to password sign-in first (PUT /api/v1/accounts/{id}/auth-mode)",
+    )
+}
+
+async fn org_of(conn: &impl ConnectionTrait, scope: &OrgScope) -> AppResult<OrgRow> {
+    store::orgs::find(conn, &scope.org_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("organisation {} is gone", scope.org_id)))
+}
+
+/// Creates an account (SCIM, admin API or CLI), or lets SCIM adopt one an
+/// admin made before SSO when the organisation allows it.
+pub(crate) async fn insert_account(
+    state: &AppState,
+    scope: &OrgScope,
+    normalized: Normalized,
+    options: CreateOptions<'_>,
+) -> AppResult<AccountRow> {
     let Normalized {
         attributes,
         password,
-    } = normalize(&USER_RESOURCE_TYPE, body)?;
+    } = normalized;
+    let org = org_of(&state.db.read, scope).await?;
+    if password.is_some() && initial_mode(&org, options.break_glass) == AuthMode::Sso {
+        return Err(sso_password_error());
+    }
     let password_hash = hash_password(password).await?;
+    let now = now_ms();
     let txn = state.db.begin().await?;
+    // Read again inside the transaction: the policy may have changed meanwhile.
+    let org = org_of(&txn, scope).await?;
+    let mode = initial_mode(&org, options.break_glass);
+    if password_hash.is_some() && mode == AuthMode::Sso {
+        return Err(sso_password_error());
+    }
+    if options.source == "scim"
+        && let Some(existing) = unowned_match(&txn, scope, &attributes).await?
+    {
+        return adopt(txn, scope, &org, existing, &attributes, password_hash).await;
+    }
     if let Some(clash) = store::users::find_clash(&txn, &scope.org_id, &attributes, None).await? {
         return Err(clash_error(clash, &attributes));
     }
@@ -196,18 +269,153 @@ pub async fn create(
         id: &id,
         org_id: &scope.org_id,
         attributes: &attributes,
+        auth_mode: mode,
         password_hash,
-        now: now_ms(),
+        break_glass: options.break_glass,
+        source: options.source,
+        external_user_id: options.external_user_id,
+        now,
     };
     let row = match store::users::insert(&txn, new).await {
         Ok(row) => row,
         Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
         Err(e) => return Err(e.into()),
     };
+    audit::record(
+        &txn,
+        scope,
+        now,
+        Event {
+            action: "account.created",
+            target_type: "account",
+            target_id: Some(&id),
+            summary: json!({
+                "user_name": row.user_name,
+                "source": row.source,
+                "auth_mode": row.auth_mode,
+                "break_glass": row.break_glass,
+            }),
+        },
+    )
+    .await?;
     txn.commit().await?;
-    log::info!("created User {id} in organisation {}", scope.org_id);
-    // A new user belongs to no group yet.
-    respond_with(state, &row, &HashMap::new(), projection)
+    log::info!(
+        "created account {id} ({}, {}) in organisation {}",
+        options.source,
+        mode.as_str(),
+        scope.org_id
+    );
+    Ok(row)
+}
+
+/// An account of the organisation that no IdP owns (made by an admin or the
+/// CLI) and that has the new user's userName or primary email.
+async fn unowned_match(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    attributes: &Map<String, Value>,
+) -> AppResult<Option<AccountRow>> {
+    let user_name = attributes
+        .get("userName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if let Some(row) = store::accounts::find_by_user_name_key(
+        conn,
+        &scope.org_id,
+        &crate::domain::user_name_key(user_name),
+    )
+    .await?
+    {
+        return Ok((row.source != "scim").then_some(row));
+    }
+    let Some(email) = primary_email(attributes) else {
+        return Ok(None);
+    };
+    let unowned: Vec<AccountRow> =
+        store::accounts::find_by_email(conn, &scope.org_id, &email.to_lowercase())
+            .await?
+            .into_iter()
+            .filter(|r| r.source != "scim")
+            .collect();
+    match unowned.len() {
+        0 => Ok(None),
+        1 => Ok(unowned.into_iter().next()),
+        _ => Err(AppError::Uniqueness(format!(
+            "several accounts that were not provisioned by SCIM have the email {email:?}; \
+             remove or rename all but one before SCIM creates this user"
+        ))),
+    }
+}
+
+fn primary_email(attributes: &Map<String, Value>) -> Option<String> {
+    let emails = attributes.get("emails")?.as_array()?;
+    emails
+        .iter()
+        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or_else(|| emails.first())
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// SCIM takes over an account an admin created (`scim_adopt_existing`): it
+/// keeps its id, auth mode, sessions and history; its attributes become the
+/// IdP's. Without the setting, a clear 409.
+async fn adopt(
+    txn: sea_orm::DatabaseTransaction,
+    scope: &OrgScope,
+    org: &OrgRow,
+    existing: AccountRow,
+    attributes: &Map<String, Value>,
+    password_hash: Option<String>,
+) -> AppResult<AccountRow> {
+    if !org.scim_adopt_existing {
+        return Err(AppError::Uniqueness(format!(
+            "account {} ({:?}, created by {}) already has this userName or email and no SCIM owner; \
+             an admin can let SCIM take it over with the organisation setting scim_adopt_existing",
+            existing.id, existing.user_name, existing.source
+        )));
+    }
+    if password_hash.is_some() && existing.auth_mode == AuthMode::Sso.as_str() {
+        return Err(sso_password_error());
+    }
+    if let Some(clash) =
+        store::users::find_clash(&txn, &scope.org_id, attributes, Some(&existing.id)).await?
+    {
+        return Err(clash_error(clash, attributes));
+    }
+    let now = now_ms();
+    let row = store::users::update(&txn, &existing, attributes, password_hash, now)
+        .await?
+        .ok_or_else(|| {
+            AppError::PreconditionFailed(format!(
+                "account {} changed while SCIM adopted it; retry",
+                existing.id
+            ))
+        })?;
+    store::accounts::set_source(&txn, &scope.org_id, &row.id, "scim").await?;
+    audit::record(
+        &txn,
+        scope,
+        now,
+        Event {
+            action: "account.adopted",
+            target_type: "account",
+            target_id: Some(&row.id),
+            summary: json!({"user_name": row.user_name, "previous_source": existing.source}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    log::info!(
+        "SCIM adopted account {} in organisation {}",
+        row.id,
+        scope.org_id
+    );
+    Ok(AccountRow {
+        source: "scim".into(),
+        ..row
+    })
 }
 
 pub async fn get(
@@ -230,38 +438,47 @@ pub async fn get(
 /// Load, apply, validate, save, in one write transaction that holds the row
 /// (RFC 7644 §3.5.2: a PATCH applies whole or not at all). Concurrent writers
 /// to one User queue on the row instead of losing updates or failing.
-async fn write_locked(
+/// Deactivation and a new password end the account's sessions in the same
+/// transaction (DESIGN invariant 5). Returns the row and whether it changed.
+pub(crate) async fn update_row(
     state: &AppState,
     scope: &OrgScope,
     id: &str,
     if_match: Option<&str>,
-    projection: &Projection,
     change: impl Fn(&Map<String, Value>) -> AppResult<Normalized>,
-) -> AppResult<Resource> {
+) -> AppResult<AccountRow> {
     // A new password comes from the request, not from the stored user: hash
     // it (tens of milliseconds of argon2) before taking the row and, on
     // SQLite, the one write connection.
     let snapshot = find_existing(&state.db.read, scope, id).await?;
-    let password_hash = hash_password(change(&attributes_of(&snapshot)?)?.password).await?;
+    let password = change(&attributes_of(&snapshot)?)?.password;
+    if password.is_some() && snapshot.auth_mode == AuthMode::Sso.as_str() {
+        return Err(sso_password_error());
+    }
+    let password_hash = hash_password(password).await?;
 
     let txn = state.db.begin().await?;
     let current = store::users::find_for_update(&txn, &scope.org_id, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     check_if_match(if_match, current.version)?;
+    if password_hash.is_some() && current.auth_mode == AuthMode::Sso.as_str() {
+        return Err(sso_password_error());
+    }
     let current_attrs = attributes_of(&current)?;
     let Normalized { attributes, .. } = change(&current_attrs)?;
     if attributes == current_attrs && password_hash.is_none() {
         // Nothing changes: no write, and the version stays as it is.
-        return respond(state, &txn, &current, projection).await;
+        return Ok(current);
     }
     if let Some(clash) =
         store::users::find_clash(&txn, &scope.org_id, &attributes, Some(id)).await?
     {
         return Err(clash_error(clash, &attributes));
     }
-    let row = match store::users::update(&txn, &current, &attributes, password_hash, now_ms()).await
-    {
+    let password_set = password_hash.is_some();
+    let now = now_ms();
+    let row = match store::users::update(&txn, &current, &attributes, password_hash, now).await {
         Ok(Some(row)) => row,
         // The row is held by this transaction, so this means a bug or a
         // database without row locks; refuse rather than overwrite.
@@ -273,10 +490,82 @@ async fn write_locked(
         Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
         Err(e) => return Err(e.into()),
     };
-    let resource = respond(state, &txn, &row, projection).await?;
+    let mut changed: Vec<&str> = attributes
+        .iter()
+        .filter(|(k, v)| current_attrs.get(*k) != Some(*v))
+        .map(|(k, _)| k.as_str())
+        .chain(
+            current_attrs
+                .keys()
+                .filter(|k| !attributes.contains_key(*k))
+                .map(String::as_str),
+        )
+        .collect();
+    changed.sort_unstable();
+    let mut summary = json!({"changed": changed});
+    if password_set {
+        summary["password_set"] = json!(true);
+    }
+    audit::record(
+        &txn,
+        scope,
+        now,
+        Event {
+            action: "account.updated",
+            target_type: "account",
+            target_id: Some(id),
+            summary,
+        },
+    )
+    .await?;
+    let ids = [row.id.clone()];
+    if current.active && !row.active {
+        let ended = accounts::end_sessions(&txn, scope, &ids, "deactivated", now).await?;
+        audit::record(
+            &txn,
+            scope,
+            now,
+            Event {
+                action: "account.deactivated",
+                target_type: "account",
+                target_id: Some(id),
+                summary: json!({"sessions_ended": ended}),
+            },
+        )
+        .await?;
+    } else if !current.active && row.active {
+        audit::record(
+            &txn,
+            scope,
+            now,
+            Event {
+                action: "account.reactivated",
+                target_type: "account",
+                target_id: Some(id),
+                summary: json!({}),
+            },
+        )
+        .await?;
+    }
+    if password_set {
+        accounts::end_sessions(&txn, scope, &ids, "password_changed", now).await?;
+    }
     txn.commit().await?;
     log::info!("updated User {id} to version {}", row.version);
-    Ok(resource)
+    Ok(row)
+}
+
+/// The SCIM face of [`update_row`].
+async fn write_locked(
+    state: &AppState,
+    scope: &OrgScope,
+    id: &str,
+    if_match: Option<&str>,
+    projection: &Projection,
+    change: impl Fn(&Map<String, Value>) -> AppResult<Normalized>,
+) -> AppResult<Resource> {
+    let row = update_row(state, scope, id, if_match, change).await?;
+    respond(state, &state.db.read, &row, projection).await
 }
 
 pub async fn replace(
@@ -333,8 +622,23 @@ pub async fn delete(
     check_if_match(if_match, current.version)?;
     // Its memberships go with it (by foreign key); the groups it leaves change version.
     let groups = store::groups::parents_of(&txn, &scope.org_id, id).await?;
+    // Sessions, identity links, reset links and workspace roles go with it
+    // by foreign key (DESIGN invariant 5: its sessions end at once).
     store::users::delete(&txn, &scope.org_id, id).await?;
-    store::groups::bump_versions(&txn, &scope.org_id, &groups, now_ms()).await?;
+    let now = now_ms();
+    store::groups::bump_versions(&txn, &scope.org_id, &groups, now).await?;
+    audit::record(
+        &txn,
+        scope,
+        now,
+        Event {
+            action: "account.deleted",
+            target_type: "account",
+            target_id: Some(id),
+            summary: json!({"user_name": current.user_name}),
+        },
+    )
+    .await?;
     txn.commit().await?;
     log::info!("deleted User {id} from organisation {}", scope.org_id);
     Ok(())

@@ -1,12 +1,19 @@
 //! Storage: the only module that imports sea-orm. Queries, row <-> domain
 //! conversion, and filter -> SQL through an explicit attribute map.
 
+pub mod accounts;
+pub mod audit;
 pub mod filter_sql;
 pub mod groups;
+pub mod links;
 pub mod orgs;
+pub mod outbox;
 pub mod resources;
+pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use std::time::Duration;
 

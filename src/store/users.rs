@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 pub use entity::account::Model as AccountRow;
 
-use crate::domain::user_name_key;
+use super::accounts::external_user_id_key;
+use crate::domain::{AuthMode, user_name_key};
 
 /// The columns a row derives from its attributes.
 struct Derived {
@@ -61,12 +62,24 @@ pub struct NewAccount<'a> {
     pub id: &'a str,
     pub org_id: &'a str,
     pub attributes: &'a Map<String, Value>,
+    pub auth_mode: AuthMode,
     pub password_hash: Option<String>,
+    pub break_glass: bool,
+    /// `scim`, `admin`, `cli` or `jit`.
+    pub source: &'a str,
+    /// An External user ID set explicitly at creation.
+    pub external_user_id: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
 pub async fn insert(conn: &impl ConnectionTrait, new: NewAccount<'_>) -> Result<AccountRow, DbErr> {
     let d = derive(new.attributes);
+    let external_user_id_key = external_user_id_key(
+        new.external_user_id,
+        d.external_id.as_deref(),
+        d.primary_email.as_deref(),
+        &d.user_name,
+    );
     let row = account::ActiveModel {
         id: Set(new.id.to_string()),
         org_id: Set(new.org_id.to_string()),
@@ -78,9 +91,12 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewAccount<'_>) -> Result<
         primary_email_lower: Set(d.primary_email.as_deref().map(str::to_lowercase)),
         primary_email: Set(d.primary_email),
         active: Set(d.active),
-        auth_mode: Set("password".into()),
+        auth_mode: Set(new.auth_mode.as_str().into()),
         password_hash: Set(new.password_hash),
-        break_glass: Set(false),
+        break_glass: Set(new.break_glass),
+        external_user_id: Set(new.external_user_id.map(str::to_string)),
+        external_user_id_key: Set(Some(external_user_id_key)),
+        source: Set(new.source.to_string()),
         resource: Set(Value::Object(new.attributes.clone()).to_string()),
         version: Set(1),
         created_at: Set(new.now),
@@ -103,6 +119,12 @@ pub async fn update(
 ) -> Result<Option<AccountRow>, DbErr> {
     let d = derive(attributes);
     let mut row: account::ActiveModel = current.clone().into();
+    row.external_user_id_key = Set(Some(external_user_id_key(
+        current.external_user_id.as_deref(),
+        d.external_id.as_deref(),
+        d.primary_email.as_deref(),
+        &d.user_name,
+    )));
     row.user_name_lower = Set(user_name_key(&d.user_name));
     row.user_name = Set(d.user_name);
     row.external_id = Set(d.external_id);

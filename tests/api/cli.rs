@@ -174,7 +174,7 @@ async fn serve_bootstraps_a_default_organisation_and_prints_its_token_once() {
         orgs.iter().map(|o| o.slug.as_str()).collect::<Vec<_>>(),
         ["default"]
     );
-    let scope = scimlink::service::tokens::authenticate(&db, Some(&token))
+    let scope = scimlink::service::tokens::authenticate(&db, Some(&token), Default::default())
         .await
         .expect("the printed token works");
     assert_eq!(scope.org_id, orgs[0].id);

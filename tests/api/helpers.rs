@@ -5,7 +5,8 @@
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use scimlink::domain::OrgSlug;
+use scimlink::clock::Clock;
+use scimlink::domain::{AdminRole, OrgSlug};
 use scimlink::service;
 use scimlink::settings::Settings;
 use scimlink::startup::Application;
@@ -20,6 +21,11 @@ pub struct TestApp {
     /// A SCIM token of `org`.
     pub token: String,
     pub org: OrgRow,
+    /// Admin API tokens of `org`, one per role.
+    pub admin_token: String,
+    pub support_token: String,
+    /// The server's clock; `advance` it to expire sessions and links.
+    pub clock: Clock,
     pub db: Db,
     pub _dir: Option<tempfile::TempDir>,
 }
@@ -65,6 +71,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::new(database_url.clone());
     settings.bind = "127.0.0.1:0".into();
     configure(&mut settings);
+    let clock = settings.clock.clone();
     let db = Db::connect(&settings.database_url).await.expect("connect");
     db.migrate().await.expect("migrate");
     let app = Application::build_with_db(settings, db.clone()).expect("build the application");
@@ -76,11 +83,21 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (_, token) = service::tokens::create(&db, &org, "test")
         .await
         .expect("create token");
+    let (_, admin_token) = service::admin_tokens::create(&db, &org, AdminRole::Admin, "admin")
+        .await
+        .expect("create admin token");
+    let (_, support_token) =
+        service::admin_tokens::create(&db, &org, AdminRole::Support, "support")
+            .await
+            .expect("create support token");
     TestApp {
         address,
         client: reqwest::Client::new(),
         token,
         org,
+        admin_token,
+        support_token,
+        clock,
         db,
         _dir: dir,
     }
@@ -106,6 +123,51 @@ impl TestApp {
             .await
             .expect("create token");
         (org, token)
+    }
+
+    /// An admin API call with `token`: the status and the JSON body (Null when empty).
+    pub async fn api(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.request_as(token, method, path);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("admin API request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        };
+        (status, body)
+    }
+
+    /// Adds a password account (email `<user_name>@example.com`) through the admin API; its id.
+    pub async fn new_account(&self, user_name: &str) -> String {
+        let body = serde_json::json!({"user_name": user_name, "email": format!("{user_name}@example.com")});
+        let (status, body) = self
+            .admin(Method::POST, "/api/v1/accounts", Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("an id").to_string()
+    }
+
+    /// An admin API call with the admin token.
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.api(&self.admin_token, method, path, body).await
     }
 
     /// A request carrying this app's token.

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod admin_api;
+mod auth_modes;
 mod bulk;
 mod cli;
 mod discovery;

@@ -151,6 +151,9 @@ fn app_clone(app: &TestApp) -> TestApp {
         client: app.client.clone(),
         token: app.token.clone(),
         org: app.org.clone(),
+        admin_token: app.admin_token.clone(),
+        support_token: app.support_token.clone(),
+        clock: app.clock.clone(),
         db: app.db.clone(),
         _dir: None,
     }

@@ -1,0 +1,87 @@
+//! The audit log: append-only rows (the database refuses UPDATE and DELETE).
+
+use chrono::{DateTime, Utc};
+use entity::audit_event;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+pub use entity::audit_event::Model as AuditRow;
+
+/// One event to append.
+pub struct NewEvent<'a> {
+    pub org_id: &'a str,
+    pub at: DateTime<Utc>,
+    pub actor_type: &'a str,
+    pub actor_id: Option<&'a str>,
+    pub actor_label: Option<&'a str>,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: Option<&'a str>,
+    pub summary: String,
+    pub request_id: Option<&'a str>,
+    pub client_address: Option<&'a str>,
+}
+
+pub async fn append(conn: &impl ConnectionTrait, event: NewEvent<'_>) -> Result<(), DbErr> {
+    let owned = |v: Option<&str>| v.map(str::to_string);
+    audit_event::ActiveModel {
+        org_id: Set(event.org_id.to_string()),
+        occurred_at: Set(event.at),
+        actor_type: Set(event.actor_type.to_string()),
+        actor_id: Set(owned(event.actor_id)),
+        actor_label: Set(owned(event.actor_label)),
+        action: Set(event.action.to_string()),
+        target_type: Set(event.target_type.to_string()),
+        target_id: Set(owned(event.target_id)),
+        summary: Set(event.summary),
+        request_id: Set(owned(event.request_id)),
+        client_address: Set(owned(event.client_address)),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a listing narrows to.
+#[derive(Debug, Default)]
+pub struct EventFilter {
+    /// Exact action, or a prefix when it ends with `*` (`scim.user.*`).
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    pub actor_id: Option<String>,
+    /// Only events older than this id (the cursor).
+    pub before_id: Option<i64>,
+}
+
+/// Newest first, at most `limit`.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    filter: &EventFilter,
+    limit: u64,
+) -> Result<Vec<AuditRow>, DbErr> {
+    let mut query = audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(org_id));
+    if let Some(action) = &filter.action {
+        query = match action.strip_suffix('*') {
+            Some(prefix) => query.filter(audit_event::Column::Action.starts_with(prefix)),
+            None => query.filter(audit_event::Column::Action.eq(action.as_str())),
+        };
+    }
+    if let Some(target) = &filter.target_id {
+        query = query.filter(audit_event::Column::TargetId.eq(target.as_str()));
+    }
+    if let Some(actor) = &filter.actor_id {
+        query = query.filter(audit_event::Column::ActorId.eq(actor.as_str()));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    query
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}

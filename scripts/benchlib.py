@@ -12,9 +12,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 
-BIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "scimlink")
+# SCIMLINK_BIN: another build to measure (bench/run.sh then does not build).
+BIN = os.environ.get("SCIMLINK_BIN") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "scimlink")
 NOW = "2026-01-01T00:00:00+00:00"
 ACCOUNT_COLUMNS = ("id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower, "
                    "primary_email, primary_email_lower, active, auth_mode, password_hash, break_glass, resource, "
@@ -120,10 +122,16 @@ class Database:
             self.insert("group_members", "org_id, group_id, member_user_id, member_group_id", rows[start:start + 50000])
         return gid
 
-    def close(self):
-        if self.backend == "postgres":
-            subprocess.run(["psql", self.pg_admin, "-qc", f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'], check=False)
+    def close(self, wait=True):
+        """Drops the database; `wait=False` returns the dropping process (PostgreSQL's
+        DROP DATABASE waits for a checkpoint) for the caller to wait on later."""
         self.tmp.cleanup()
+        if self.backend == "postgres":
+            drop = subprocess.Popen(["psql", self.pg_admin, "-qc", f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'])
+            if not wait:
+                return drop
+            drop.wait()
+        return None
 
 
 def free_port():
@@ -132,32 +140,68 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Server:
-    """The release binary serving `db` on a free loopback port."""
+def wait_for_port(port, tries=600, process=None):
+    """Waits (up to tries x 50 ms) until something accepts connections on `port`."""
+    for _ in range(tries):
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"{process.args[0]} exited with {process.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
-    def __init__(self, db):
-        self.port = free_port()
-        self.process = subprocess.Popen([BIN, "serve", "--bind", f"127.0.0.1:{self.port}"],
-                                        env={**os.environ, "DATABASE_URL": db.url, "RUST_LOG": "warn"},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port)
-        self.headers = {"Authorization": f"Bearer {db.token}", "Content-Type": "application/scim+json"}
+
+def quote(text):
+    """Percent-encodes a query parameter value."""
+    return urllib.parse.quote(text, safe="")
+
+
+class Client:
+    """Sequential requests over one keep-alive connection (reopened when the server closes it)."""
+
+    def __init__(self, port, token=None):
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.headers = {"Content-Type": "application/scim+json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def request(self, method, path, body=None):
-        """One request; returns (status, parsed body or None, milliseconds)."""
+        """One request; returns (status, the body parsed as JSON (else its text, or None), milliseconds)."""
         data = None if body is None else json.dumps(body)
         started = time.perf_counter()
-        self.conn.request(method, path, body=data, headers=self.headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=self.headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection: the request was not served.
+            self.conn.close()
+            started = time.perf_counter()
+            self.conn.request(method, path, body=data, headers=self.headers)
+            response = self.conn.getresponse()
         raw = response.read()
         elapsed = (time.perf_counter() - started) * 1000
-        return response.status, (json.loads(raw) if raw else None), elapsed
+        if response.will_close:
+            self.conn.close()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        return response.status, body, elapsed
+
+
+class Server(Client):
+    """The release binary serving `db` on a free loopback port (`env`: more environment)."""
+
+    def __init__(self, db, env=None):
+        port = free_port()
+        self.process = subprocess.Popen([BIN, "serve", "--bind", f"127.0.0.1:{port}"],
+                                        env={**os.environ, "DATABASE_URL": db.url, "RUST_LOG": "warn", **(env or {})},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port, process=self.process)
+        super().__init__(port, db.token)
 
     def stop(self):
         self.process.terminate()

@@ -127,6 +127,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     let bootstrap_token = service::orgs::bootstrap(&db)
         .await
         .map_err(|e| e.to_string())?;
+    tokio::spawn(scimlink::store::statistics::maintain(db.clone()));
     let app = Application::build_with_db(settings, db).map_err(|e| e.to_string())?;
     let scim_base = format!("{}/scim/v2", app.base_url());
     if let Some(token) = bootstrap_token {

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_core_tables;
 mod m20261122_000002_create_groups;
 mod m20261122_000003_create_sign_in;
+mod m20261122_000004_partial_member_group_index;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_core_tables::Migration),
             Box::new(m20261122_000002_create_groups::Migration),
             Box::new(m20261122_000003_create_sign_in::Migration),
+            Box::new(m20261122_000004_partial_member_group_index::Migration),
         ]
     }
 }

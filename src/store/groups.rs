@@ -398,7 +398,8 @@ pub async fn groups_of_users(
             "WITH RECURSIVE up(user_id, group_id, depth) AS ( \
                SELECT member_user_id, group_id, 0 FROM group_members WHERE member_user_id IN ({}) \
                UNION \
-               SELECT up.user_id, gm.group_id, 1 FROM group_members gm JOIN up ON gm.member_group_id = up.group_id) \
+               SELECT up.user_id, gm.group_id, 1 FROM group_members gm JOIN up ON gm.member_group_id = up.group_id \
+               WHERE gm.member_group_id IS NOT NULL) \
              SELECT up.user_id AS user_id, up.group_id AS group_id, MIN(up.depth) AS depth, g.display_name AS display \
              FROM up JOIN groups g ON g.id = up.group_id AND g.org_id = {} \
              GROUP BY up.user_id, up.group_id, g.display_name \

@@ -10,6 +10,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod resources;
 pub mod sessions;
+pub mod statistics;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -40,11 +41,20 @@ impl Db {
         if url.starts_with("sqlite:") {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let write = Database::connect(sqlite_options(url, 1)).await?;
+            // Before the read pool opens: a connection loads the planner
+            // statistics when it opens, and only then.
+            if let Err(e) = statistics::refresh_if_stale(&write, statistics::MIN_ROWS).await {
+                log::warn!("could not refresh SQLite planner statistics: {e}");
+            }
             let read = if in_memory {
                 // An in-memory database exists once per connection: share it.
                 write.clone()
             } else {
-                Database::connect(sqlite_options(url, 4)).await?
+                let mut options = sqlite_options(url, 4);
+                // Recycled, so statistics gathered while serving reach the
+                // readers (statistics::maintain).
+                options.max_lifetime(statistics::CHECK_EVERY * 2);
+                Database::connect(options).await?
             };
             Ok(Db { read, write })
         } else {
@@ -53,6 +63,10 @@ impl Db {
                 .max_connections(16)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                // A ping on every checkout is a network round-trip per
+                // query; only a connection idle long enough for a proxy or
+                // a restart to have dropped it is worth one.
+                .test_before_acquire_if_idle_for(Duration::from_secs(30))
                 .sqlx_logging(false);
             let pool = Database::connect(options).await?;
             Ok(Db {
@@ -91,6 +105,9 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
+        // A file has no connection to lose: pinging it on checkout would be
+        // two thread hand-offs per query for nothing.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

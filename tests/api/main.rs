@@ -19,6 +19,7 @@ mod openapi;
 mod races;
 mod replay;
 mod search;
+mod statistics;
 mod tenancy;
 mod users_crud;
 mod users_list;

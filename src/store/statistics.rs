@@ -80,15 +80,8 @@ pub async fn maintain(db: Db) {
 /// Rows per table when `ANALYZE` last ran: the first number of each of its
 /// indexes' `stat` (every index covers every row).
 async fn recorded_rows(conn: &DatabaseConnection) -> Result<HashMap<String, u64>, DbErr> {
-    let exists = conn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'",
-        ))
-        .await?
-        .is_some();
     let mut out = HashMap::new();
-    if !exists {
+    if !table_exists(conn, "sqlite_stat1").await? {
         return Ok(out);
     }
     let rows = conn
@@ -109,15 +102,7 @@ async fn recorded_rows(conn: &DatabaseConnection) -> Result<HashMap<String, u64>
 }
 
 async fn row_count(conn: &DatabaseConnection, table: &str) -> Result<Option<u64>, DbErr> {
-    let exists = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?",
-            [table.into()],
-        ))
-        .await?
-        .is_some();
-    if !exists {
+    if !table_exists(conn, table).await? {
         return Ok(None);
     }
     // `table` is one of WATCHED, never input.
@@ -131,4 +116,15 @@ async fn row_count(conn: &DatabaseConnection, table: &str) -> Result<Option<u64>
         .map(|r| r.try_get::<i64>("", "n"))
         .transpose()?
         .map(|n| n.max(0) as u64))
+}
+
+async fn table_exists(conn: &DatabaseConnection, table: &str) -> Result<bool, DbErr> {
+    Ok(conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?",
+            [table.into()],
+        ))
+        .await?
+        .is_some())
 }

@@ -36,7 +36,10 @@ LUA = os.path.join(HERE, "load.lua")
 SAMPLE = 10_000  # users the read and PATCH workloads pick from, spread over the whole organisation
 PAGE = 100
 WRK_TIMEOUT = "30s"
-SCIMLINK_ENV = {"SCIMLINK_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
+# The cursor walk that finds the last page asks for pages of WALK_PAGE users;
+# no measured workload asks for more than 100.
+WALK_PAGE = 10_000
+SCIMLINK_ENV = {"SCIMLINK_MAX_BODY_BYTES": str(16 * 1024 * 1024), "SCIMLINK_MAX_PAGE_SIZE": str(WALK_PAGE)}
 
 MODES = {
     "smoke": {"sizes": [1000], "levels": [4], "duration": 1, "bulk_duration": 3},
@@ -270,8 +273,11 @@ def prep_cursor_first(ctx):
 
 
 def last_full_cursor(ctx):
-    """Walks the cursor pages (1,000 at a time, then 100) and returns the
-    cursor of the last full page of 100: it ends within 100 users of the end."""
+    """Walks the cursor pages in shrinking steps (10,000, 1,000, then 100
+    users a page, each step starting from the last-but-one page of the one
+    before) and returns the cursor of the last full page of 100: it ends
+    within 100 users of the end. Every page pays for totalResults, so at
+    1,000,000 users a walk of 100-user pages alone would take many minutes."""
     def walk(cursor, count):
         used = []
         while cursor is not None:
@@ -282,8 +288,10 @@ def last_full_cursor(ctx):
             cursor = body.get("nextCursor")
         return used
 
-    coarse = walk("", 1000)
-    start = coarse[-2][0] if len(coarse) > 1 else ""
+    start = ""
+    for step in (WALK_PAGE, 1000):
+        pages = walk(start, step)
+        start = pages[-2][0] if len(pages) > 1 else start
     fine = [c for c, n in walk(start, PAGE) if n == PAGE]
     expect(fine, "no full cursor page")
     return fine[-1]

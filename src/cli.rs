@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// How long a password reset link stays valid, in seconds.
     #[arg(long, env = "SCIMLINK_RESET_LINK_TTL", default_value_t = 24 * 3600)]
     pub reset_link_ttl: u64,
+    /// How far, in seconds, an identity provider's clock may differ from this
+    /// server's when ID token and assertion times are checked.
+    #[arg(long, env = "SCIMLINK_SSO_CLOCK_SKEW", default_value_t = 60)]
+    pub sso_clock_skew: i64,
     /// SMTP server for mail (reset links), e.g. smtp://mail.example.com:587 or
     /// smtps://user:password@mail.example.com. Without it, mail only goes to the
     /// outbox that admins read at GET /api/v1/outbox.

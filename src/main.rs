@@ -121,6 +121,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         reset_link_ttl_seconds: args.reset_link_ttl,
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
+        sso_clock_skew_seconds: args.sso_clock_skew.clamp(0, 600),
         clock: Default::default(),
     };
     let db = open(&settings.database_url).await?;

@@ -31,6 +31,9 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// The From address of mail.
     pub mail_from: String,
+    /// How far an IdP's clock may be off from scimlink's when assertion and
+    /// token times are checked.
+    pub sso_clock_skew_seconds: i64,
     /// The time source (tests move it forward).
     pub clock: Clock,
 }
@@ -49,6 +52,7 @@ impl Settings {
             reset_link_ttl_seconds: 24 * 3600,
             smtp_url: None,
             mail_from: "scimlink <no-reply@localhost>".into(),
+            sso_clock_skew_seconds: 60,
             clock: Clock::default(),
         }
     }

@@ -31,6 +31,8 @@ pub struct Model {
     pub external_user_id_key: Option<String>,
     /// `scim`, `admin`, `cli` or `jit`.
     pub source: String,
+    /// The last SSO sign-in.
+    pub last_sign_in_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

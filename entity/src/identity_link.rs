@@ -12,6 +12,9 @@ pub struct Model {
     pub issuer: String,
     pub subject: String,
     pub created_at: DateTimeUtc,
+    /// The SSO connection that made the link (`None`: made by an admin).
+    pub connection_id: Option<String>,
+    pub last_used_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

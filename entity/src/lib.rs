@@ -13,5 +13,7 @@ pub mod password_reset;
 pub mod scim_token;
 pub mod session;
 pub mod sign_in_failure;
+pub mod sso_connection;
+pub mod sso_request;
 pub mod workspace;
 pub mod workspace_member;

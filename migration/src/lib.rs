@@ -7,6 +7,7 @@ mod m20261122_000001_create_core_tables;
 mod m20261122_000002_create_groups;
 mod m20261122_000003_create_sign_in;
 mod m20261122_000004_partial_member_group_index;
+mod m20261122_000005_create_sso_connections;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_groups::Migration),
             Box::new(m20261122_000003_create_sign_in::Migration),
             Box::new(m20261122_000004_partial_member_group_index::Migration),
+            Box::new(m20261122_000005_create_sso_connections::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 pub mod linking;
 pub mod password;
 pub mod secret;
+pub mod sso;
 
 use std::fmt;
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::extract::{AdminAuth, ApiQuery, ScimBody};
 use crate::domain::AuthMode;
 use crate::error::{ApiResult, AppError};
-use crate::service::{AppState, accounts, audit, linking, mail, orgs, tokens, workspaces};
+use crate::service::{
+    AppState, accounts, audit, connections, linking, mail, orgs, tokens, workspaces,
+};
 
 fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
     json(StatusCode::OK, body)
@@ -338,4 +340,53 @@ pub async fn admin_audit_events_list(
     ApiQuery(query): ApiQuery<audit::EventQuery>,
 ) -> ApiResult<HttpResponse> {
     ok(&audit::list(&state, &scope, query).await?)
+}
+
+pub async fn admin_connections_list(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+) -> ApiResult<HttpResponse> {
+    ok(&connections::list(&state, &scope).await?)
+}
+
+pub async fn admin_connections_create(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    scope.require_admin()?;
+    let new = body.parse().await?;
+    let connection = connections::create(&state, &scope, new).await?;
+    created(
+        &format!("/api/v1/connections/{}", connection.id),
+        &connection,
+    )
+}
+
+pub async fn admin_connections_get(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&connections::get(&state, &scope, &id).await?)
+}
+
+pub async fn admin_connections_update(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    scope.require_admin()?;
+    let update = body.parse().await?;
+    ok(&connections::update(&state, &scope, &id, update).await?)
+}
+
+pub async fn admin_connections_delete(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    connections::delete(&state, &scope, &id).await?;
+    no_content()
 }

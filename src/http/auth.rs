@@ -11,7 +11,11 @@ use crate::service::{AppState, signin};
 
 pub const SESSION_COOKIE: &str = "scimlink_session";
 
-fn session_cookie(state: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
+pub(super) fn session_cookie(
+    state: &AppState,
+    value: String,
+    max_age_seconds: i64,
+) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)

@@ -7,10 +7,12 @@ pub mod bulk;
 pub mod discovery;
 pub mod extract;
 pub mod groups;
+pub mod html;
 pub mod me;
 pub mod middleware;
 pub mod respond;
 pub mod search;
+pub mod sso;
 pub mod users;
 
 use actix_web::http::Method;
@@ -220,6 +222,33 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::GET, "/api/v1/audit-events", || {
             web::route().to(admin::admin_audit_events_list)
+        }),
+        r(Method::GET, "/api/v1/connections", || {
+            web::route().to(admin::admin_connections_list)
+        }),
+        r(Method::POST, "/api/v1/connections", || {
+            web::route().to(admin::admin_connections_create)
+        }),
+        r(Method::GET, "/api/v1/connections/{id}", || {
+            web::route().to(admin::admin_connections_get)
+        }),
+        r(Method::PATCH, "/api/v1/connections/{id}", || {
+            web::route().to(admin::admin_connections_update)
+        }),
+        r(Method::DELETE, "/api/v1/connections/{id}", || {
+            web::route().to(admin::admin_connections_delete)
+        }),
+        r(Method::GET, "/login/{org_slug}", || {
+            web::route().to(sso::login_page)
+        }),
+        r(Method::POST, "/login/{org_slug}/password", || {
+            web::route().to(sso::login_password)
+        }),
+        r(Method::GET, "/sso/{id}/start", || {
+            web::route().to(sso::sso_start)
+        }),
+        r(Method::GET, "/sso/oidc/{id}/callback", || {
+            web::route().to(sso::oidc_callback)
         }),
         r(Method::POST, "/auth/password/login", || {
             web::route().to(auth::auth_password_login)

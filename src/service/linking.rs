@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use super::audit::{self, Event};
 use super::{AppState, OrgScope, users};
 use crate::domain::linking::{self, CandidateView, Directory, LinkView, Match};
+use crate::domain::sso::MatchOn;
+use crate::domain::user_name_key;
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::format_datetime;
 use crate::store::{self, is_unique_violation, links::LinkRow};
@@ -111,11 +113,14 @@ pub async fn create(
     }
     let row = match store::links::insert(
         &txn,
-        &scope.org_id,
-        account_id,
-        &new.issuer,
-        &new.subject,
-        now,
+        store::links::NewLink {
+            org_id: &scope.org_id,
+            account_id,
+            issuer: &new.issuer,
+            subject: &new.subject,
+            connection_id: None,
+            now,
+        },
     )
     .await
     {
@@ -173,15 +178,19 @@ pub async fn delete(
 }
 
 /// What the organisation holds for (issuer, subject), matched by the pure
-/// rules. SSO sign-in acts on the answer (link, JIT or refuse).
+/// rules. SSO sign-in acts on the answer (link, JIT or refuse). Without a
+/// link, accounts are found by the connection's rule: `value` (the subject,
+/// the verified email or the user name) against the External user ID, the
+/// primary email or the userName.
 pub async fn resolve(
-    state: &AppState,
+    conn: &impl sea_orm::ConnectionTrait,
     org_id: &str,
     issuer: &str,
     subject: &str,
+    rule: MatchOn,
+    value: &str,
     claims: &Value,
 ) -> AppResult<Match> {
-    let conn = &state.db.read;
     let link = match store::links::find_by_subject(conn, org_id, issuer, subject).await? {
         Some(l) => {
             let active = store::users::find(conn, org_id, &l.account_id)
@@ -197,8 +206,26 @@ pub async fn resolve(
     };
     let mut candidates = Vec::new();
     if link.is_none() {
-        let key = linking::match_key(subject);
-        for account in store::accounts::find_by_external_user_id_key(conn, org_id, &key).await? {
+        let accounts = match rule {
+            MatchOn::ExternalUserId => {
+                store::accounts::find_by_external_user_id_key(
+                    conn,
+                    org_id,
+                    &linking::match_key(value),
+                )
+                .await?
+            }
+            MatchOn::Email => {
+                store::accounts::find_by_email(conn, org_id, &value.trim().to_lowercase()).await?
+            }
+            MatchOn::UserName => {
+                store::accounts::find_by_user_name_key(conn, org_id, &user_name_key(value.trim()))
+                    .await?
+                    .into_iter()
+                    .collect()
+            }
+        };
+        for account in accounts {
             let linked_subject_at_issuer =
                 store::links::subject_at_issuer(conn, org_id, &account.id, issuer).await?;
             candidates.push(CandidateView {
@@ -210,7 +237,7 @@ pub async fn resolve(
     }
     Ok(linking::match_subject(
         &Directory { link, candidates },
-        subject,
+        value,
         claims,
     ))
 }

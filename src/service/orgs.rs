@@ -224,7 +224,7 @@ pub async fn update_settings(
     })
 }
 
-fn policy_diff(before: &OrgPolicy, after: &OrgPolicy, switched: u64) -> Value {
+pub(crate) fn policy_diff(before: &OrgPolicy, after: &OrgPolicy, switched: u64) -> Value {
     let mut changes = serde_json::Map::new();
     let mut note = |k: &str, a: Value, b: Value| {
         if a != b {

@@ -245,29 +245,17 @@ pub async fn login(
         .await?;
         return Err(AppError::AccountDisabled);
     }
-    let token = secret::generate("sess");
     // The session starts now, after the (slow) password check.
     let now = state.settings.clock.now();
-    let expires_at = now + TimeDelta::seconds(org.session_ttl_seconds);
-    let scope = scope_for(
-        &org,
-        Actor::Account {
-            id: account.id.clone(),
-        },
-        meta,
-    );
     let txn = state.db.begin().await?;
-    let session = store::sessions::insert(
+    let session = open_session(
         &txn,
-        store::sessions::NewSession {
-            org_id: &org.id,
-            account_id: &account.id,
-            token_hash: &token.hash,
-            method: AuthMode::Password.as_str(),
-            now,
-            expires_at,
-            client_address: meta.client_address.as_deref(),
-        },
+        &org,
+        &account.id,
+        AuthMode::Password,
+        json!({}),
+        meta,
+        now,
     )
     .await?;
     store::throttle::clear(
@@ -276,23 +264,66 @@ pub async fn login(
         now - FAILURE_WINDOW,
     )
     .await?;
+    txn.commit().await?;
+    log::info!("account {} signed in with a password", account.id);
+    Ok(session)
+}
+
+/// Opens a session for an account that has just proved who it is, in the
+/// caller's transaction: the row (its secret stored hashed) and the
+/// `auth.sign_in` event, whose summary gets `details` beside the method and
+/// the session id. The lifetime is the organisation's, whatever the IdP says.
+pub(crate) async fn open_session(
+    txn: &impl sea_orm::ConnectionTrait,
+    org: &OrgRow,
+    account_id: &str,
+    method: AuthMode,
+    details: serde_json::Value,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> AppResult<NewSession> {
+    let token = secret::generate("sess");
+    let expires_at = now + TimeDelta::seconds(org.session_ttl_seconds);
+    let scope = scope_for(
+        org,
+        Actor::Account {
+            id: account_id.to_string(),
+        },
+        meta,
+    );
+    let session = store::sessions::insert(
+        txn,
+        store::sessions::NewSession {
+            org_id: &org.id,
+            account_id,
+            token_hash: &token.hash,
+            method: method.as_str(),
+            now,
+            expires_at,
+            client_address: meta.client_address.as_deref(),
+        },
+    )
+    .await?;
+    let mut summary = json!({"method": method.as_str(), "session_id": session.id});
+    if let (Some(summary), serde_json::Value::Object(details)) = (summary.as_object_mut(), details)
+    {
+        summary.extend(details);
+    }
     audit::record(
-        &txn,
+        txn,
         &scope,
         now,
         Event {
             action: "auth.sign_in",
             target_type: "account",
-            target_id: Some(&account.id),
-            summary: json!({"method": "password", "session_id": session.id}),
+            target_id: Some(account_id),
+            summary,
         },
     )
     .await?;
-    txn.commit().await?;
-    log::info!("account {} signed in with a password", account.id);
     Ok(NewSession {
         body: LoginOk {
-            account_id: account.id,
+            account_id: account_id.to_string(),
             expires_at: format_datetime(expires_at),
         },
         secret: token.secret,

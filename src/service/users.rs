@@ -261,14 +261,38 @@ pub(crate) async fn insert_account(
     {
         return adopt(txn, scope, &org, existing, &attributes, password_hash).await;
     }
-    if let Some(clash) = store::users::find_clash(&txn, &scope.org_id, &attributes, None).await? {
-        return Err(clash_error(clash, &attributes));
+    let row = create_in(&txn, scope, mode, &attributes, password_hash, &options, now).await?;
+    txn.commit().await?;
+    log::info!(
+        "created account {} ({}, {}) in organisation {}",
+        row.id,
+        options.source,
+        mode.as_str(),
+        scope.org_id
+    );
+    Ok(row)
+}
+
+/// Inserts a new account and its `account.created` event in the caller's
+/// transaction (SSO's just-in-time provisioning adds its link and session
+/// in the same one).
+pub(crate) async fn create_in(
+    txn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    mode: AuthMode,
+    attributes: &Map<String, Value>,
+    password_hash: Option<String>,
+    options: &CreateOptions<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<AccountRow> {
+    if let Some(clash) = store::users::find_clash(txn, &scope.org_id, attributes, None).await? {
+        return Err(clash_error(clash, attributes));
     }
     let id = uuid::Uuid::new_v4().to_string();
     let new = NewAccount {
         id: &id,
         org_id: &scope.org_id,
-        attributes: &attributes,
+        attributes,
         auth_mode: mode,
         password_hash,
         break_glass: options.break_glass,
@@ -276,13 +300,13 @@ pub(crate) async fn insert_account(
         external_user_id: options.external_user_id,
         now,
     };
-    let row = match store::users::insert(&txn, new).await {
+    let row = match store::users::insert(txn, new).await {
         Ok(row) => row,
         Err(e) if is_unique_violation(&e) => return Err(unique_race_error()),
         Err(e) => return Err(e.into()),
     };
     audit::record(
-        &txn,
+        txn,
         scope,
         now,
         Event {
@@ -298,13 +322,6 @@ pub(crate) async fn insert_account(
         },
     )
     .await?;
-    txn.commit().await?;
-    log::info!(
-        "created account {id} ({}, {}) in organisation {}",
-        options.source,
-        mode.as_str(),
-        scope.org_id
-    );
     Ok(row)
 }
 

@@ -271,3 +271,20 @@ fn escape_like(s: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// Whether some active account of the organisation may sign in with a
+/// password (only break-glass accounts when `break_glass_only`).
+pub async fn any_password_account(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    break_glass_only: bool,
+) -> Result<bool, DbErr> {
+    let mut select = account::Entity::find()
+        .filter(account::Column::OrgId.eq(org_id))
+        .filter(account::Column::Active.eq(true))
+        .filter(account::Column::AuthMode.eq("password"));
+    if break_glass_only {
+        select = select.filter(account::Column::BreakGlass.eq(true));
+    }
+    Ok(select.one(conn).await?.is_some())
+}

@@ -9,24 +9,45 @@ use sea_orm::{
 
 pub use entity::identity_link::Model as LinkRow;
 
-pub async fn insert(
-    conn: &impl ConnectionTrait,
-    org_id: &str,
-    account_id: &str,
-    issuer: &str,
-    subject: &str,
-    now: DateTime<Utc>,
-) -> Result<LinkRow, DbErr> {
+/// A new link; `connection_id` names the SSO connection that made it at a
+/// sign-in (`None`: an admin made it ahead of one).
+pub struct NewLink<'a> {
+    pub org_id: &'a str,
+    pub account_id: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub connection_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &impl ConnectionTrait, new: NewLink<'_>) -> Result<LinkRow, DbErr> {
+    // A link made at a sign-in is used by it.
+    let last_used_at = new.connection_id.map(|_| new.now);
     identity_link::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
-        org_id: Set(org_id.to_string()),
-        account_id: Set(account_id.to_string()),
-        issuer: Set(issuer.to_string()),
-        subject: Set(subject.to_string()),
-        created_at: Set(now),
+        org_id: Set(new.org_id.to_string()),
+        account_id: Set(new.account_id.to_string()),
+        issuer: Set(new.issuer.to_string()),
+        subject: Set(new.subject.to_string()),
+        created_at: Set(new.now),
+        connection_id: Set(new.connection_id.map(str::to_string)),
+        last_used_at: Set(last_used_at),
     }
     .insert(conn)
     .await
+}
+
+/// Records a sign-in through the link.
+pub async fn touch(conn: &impl ConnectionTrait, id: &str, at: DateTime<Utc>) -> Result<(), DbErr> {
+    identity_link::Entity::update_many()
+        .col_expr(
+            identity_link::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(identity_link::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn list_for_account(

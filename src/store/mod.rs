@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod connections;
 pub mod filter_sql;
 pub mod groups;
 pub mod links;

@@ -749,9 +749,11 @@ async fn the_external_user_id_defaults_to_external_id_then_email_then_user_name(
 
     // The matcher finds accounts by it: an email case-insensitively.
     let state_match = scimlink::service::linking::resolve(
-        &app_state(&app),
+        &app.db.read,
         &app.org.id,
         "https://idp.example.com",
+        "b@example.COM",
+        scimlink::domain::sso::MatchOn::ExternalUserId,
         "b@example.COM",
         &json!({}),
     )

@@ -42,6 +42,19 @@ fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/auth/")
 }
 
+/// A disabled OIDC connection (an enabled one must reach its provider).
+fn connection_body() -> Value {
+    json!({"type": "oidc", "display_name": unique("OpenAPI"), "issuer": "https://idp.example.com",
+           "client_id": "openapi", "client_secret": "openapi-secret"})
+}
+
+/// Whether `path` is a page for a browser (`/login`, `/sso`): HTML and
+/// redirects, errors included. tests/api/sso_oidc.rs drives these through
+/// whole sign-ins; here they are held to answering `text/html` errors.
+fn is_page_path(path: &str) -> bool {
+    path.starts_with("/login/") || path.starts_with("/sso/")
+}
+
 /// What an operation's `security` asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Auth {
@@ -886,6 +899,8 @@ impl<'a> Fixture<'a> {
             ("PATCH", "/api/v1/workspaces/{id}") => json!({"name": "OpenAPI Probe"}),
             ("PUT", "/api/v1/workspaces/{id}/members/{account_id}") => json!({"role": "member"}),
             ("POST", "/api/v1/scim-tokens") => json!({"label": "openapi probe"}),
+            ("POST", "/api/v1/connections") => connection_body(),
+            ("PATCH", "/api/v1/connections/{id}") => json!({"display_name": "OpenAPI Probe"}),
             ("POST", "/auth/password/login") => json!({
                 "org": self.app.org.slug,
                 "user_name": self.user_name,
@@ -960,6 +975,10 @@ impl<'a> Fixture<'a> {
                 }
                 path = path.replace("{account_id}", &account);
             }
+        } else if spec_path.starts_with("/api/v1/connections/{id}") {
+            let connection =
+                admin_ok(app, "POST", "/api/v1/connections", Some(&connection_body())).await;
+            path = path.replace("{id}", connection["id"].as_str().expect("a connection id"));
         } else if spec_path.starts_with("/api/v1/scim-tokens/{id}") {
             let token = admin_ok(
                 app,
@@ -1148,6 +1167,23 @@ async fn every_error_response_is_its_familys_error_body() {
                 .is_some_and(|r| !r.is_empty()),
             "{name} declares no responses"
         );
+        if is_page_path(&operation.path) {
+            assert_eq!(auth, Auth::None, "{name}: a page needs no credentials");
+            for status in operation.declared_statuses() {
+                let response = resolve(&spec, &operation.op["responses"][&status]);
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]
+                            .as_object()
+                            .map(|c| c.keys().collect::<Vec<_>>()),
+                        Some(vec![&"text/html".to_string()]),
+                        "{name} {status}: a page answers errors as a page"
+                    );
+                }
+            }
+            assert!(operation.declares("500"), "{name} must declare 500");
+            continue;
+        }
         if auth.requires_credentials() {
             assert!(
                 operation.declares("401"),
@@ -1296,6 +1332,9 @@ async fn every_spec_operation_answers_over_http() {
     let fixture = Fixture::new(&app).await;
     let unknown_user = uuid::Uuid::new_v4().to_string();
     for operation in operations(&spec) {
+        if is_page_path(&operation.path) {
+            continue;
+        }
         let name = operation.name();
         let creds = fixture.credentials(&spec, &operation).await;
         if operation.is_api() {
@@ -1388,6 +1427,9 @@ async fn the_spec_security_is_what_the_server_enforces() {
     let session = fixture.login().await;
     let unknown_user = uuid::Uuid::new_v4().to_string();
     for operation in operations(&spec) {
+        if is_page_path(&operation.path) {
+            continue;
+        }
         let name = operation.name();
         match operation.auth(&spec) {
             Auth::ScimBearer | Auth::None if !operation.is_api() => {

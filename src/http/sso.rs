@@ -1,0 +1,326 @@
+//! Sign-in pages and SSO redirects: `/login/{org_slug}` (the organisation's
+//! own sign-in page, its password form), `/sso/{id}/start` (to the IdP) and
+//! `/sso/oidc/{id}/callback` (back from it). Handlers are thin: the
+//! decisions are in `service::sso` and `service::signin`.
+
+use std::collections::HashMap;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::auth::session_cookie;
+use super::extract::request_meta;
+use super::html::{self, escape, query_value};
+use crate::domain::sso::safe_return_to;
+use crate::error::AppError;
+use crate::service::signin::NewSession;
+use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal};
+use crate::service::{AppState, signin};
+
+/// The query string as name -> value (the last of a repeated name); never
+/// fails, so a malformed query reaches the page's own checks.
+fn query_of(req: &HttpRequest) -> HashMap<String, String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The cookie that ties an IdP's answer to the browser that started the
+/// sign-in. `SameSite=Lax` lets it ride the top-level redirect back from
+/// the IdP; it is sent only to `/sso/`.
+const SSO_BROWSER_COOKIE: &str = "scimlink_sso";
+
+fn browser_cookie(state: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
+    Cookie::build(SSO_BROWSER_COOKIE, value)
+        .path("/sso/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(!state.base_url.starts_with("http://"))
+        .max_age(CookieDuration::seconds(max_age_seconds))
+        .finish()
+}
+
+/// Signed in: the session cookie, and on to `return_to`.
+fn signed_in(state: &AppState, session: NewSession, return_to: &str) -> HttpResponse {
+    let mut response = html::see_other(return_to);
+    let _ = response.add_cookie(&session_cookie(
+        state,
+        session.secret,
+        session.max_age_seconds,
+    ));
+    response
+}
+
+fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+fn refused(refusal: &Refusal) -> HttpResponse {
+    html::message(
+        status_of(refusal.status),
+        refusal.title,
+        &refusal.message,
+        None,
+    )
+}
+
+/// A failure of scimlink itself (the database): logged, and a page that
+/// says so without details.
+fn broken(e: AppError) -> HttpResponse {
+    log::error!("sign-in page failed: {e}");
+    html::message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "scimlink could not finish this request. Try again in a moment.",
+        None,
+    )
+}
+
+fn not_found() -> HttpResponse {
+    html::message(
+        StatusCode::NOT_FOUND,
+        "No such organisation",
+        "Check the sign-in address you were given.",
+        None,
+    )
+}
+
+fn login_body(
+    page: &LoginPage,
+    show_password: bool,
+    return_to: &str,
+    notice: Option<&str>,
+) -> String {
+    let mut body = format!("<h1>Sign in to {}</h1>", escape(&page.org_name));
+    if let Some(n) = notice {
+        body.push_str(&format!("<p role=\"alert\">{}</p>", escape(n)));
+    }
+    let rt = query_value(return_to);
+    for (id, name, _) in &page.connections {
+        body.push_str(&format!(
+            "<a class=\"button\" href=\"/sso/{}/start?return_to={rt}\">Sign in with {}</a>",
+            escape(id),
+            escape(name)
+        ));
+    }
+    if page.connections.iter().any(|(_, _, d)| !d.is_empty()) {
+        body.push_str(&format!(
+            "<form method=\"get\" action=\"/login/{slug}\"><label for=\"email\">Work email</label>\
+             <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required>\
+             <input type=\"hidden\" name=\"return_to\" value=\"{rt_attr}\">\
+             <button type=\"submit\">Continue</button></form>",
+            slug = escape(&page.org_slug),
+            rt_attr = escape(return_to),
+        ));
+    }
+    if show_password {
+        if !page.connections.is_empty() {
+            body.push_str("<hr>");
+        }
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/login/{slug}/password\">\
+             <label for=\"user_name\">User name</label>\
+             <input id=\"user_name\" name=\"user_name\" autocomplete=\"username\" required>\
+             <label for=\"password\">Password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+             <input type=\"hidden\" name=\"return_to\" value=\"{rt_attr}\">\
+             <button type=\"submit\">Sign in with a password</button></form>",
+            slug = escape(&page.org_slug),
+            rt_attr = escape(return_to),
+        ));
+    } else {
+        body.push_str(&format!(
+            "<p class=\"note\">Administrators with a break-glass account: <a href=\"/login/{}?password=1\">sign in with a password</a>.</p>",
+            escape(&page.org_slug)
+        ));
+    }
+    if page.connections.is_empty() && !show_password {
+        body.push_str(
+            "<p>This organisation has no sign-in method turned on yet. Ask your administrator.</p>",
+        );
+    }
+    body
+}
+
+/// `GET /login/{org_slug}`: buttons, the email box, the password form where
+/// some account may use one (always with `?password=1`).
+pub async fn login_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+    slug: Path<String>,
+) -> HttpResponse {
+    let query = query_of(&req);
+    let page = match sso::login_page(&state, &slug).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return not_found(),
+        Err(e) => return broken(e),
+    };
+    let return_to =
+        safe_return_to(query.get("return_to").map(String::as_str)).unwrap_or_else(|_| "/".into());
+    let show_password = page.password_in_use || query.contains_key("password");
+    if let Some(email) = query
+        .get("email")
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+    {
+        return match page.connection_for_email(email) {
+            Some(id) => html::see_other(&format!(
+                "/sso/{}/start?return_to={}",
+                query_value(id),
+                query_value(&return_to)
+            )),
+            None => html::page(
+                StatusCode::OK,
+                &format!("Sign in to {}", page.org_name),
+                &login_body(
+                    &page,
+                    show_password,
+                    &return_to,
+                    Some(
+                        "No single sign-in connection owns that email's domain; choose one below.",
+                    ),
+                ),
+            ),
+        };
+    }
+    html::page(
+        StatusCode::OK,
+        &format!("Sign in to {}", page.org_name),
+        &login_body(&page, show_password, &return_to, None),
+    )
+}
+
+/// Whether a form post comes from this server's own pages (login CSRF):
+/// a browser sends `Origin` with every POST; a different one is refused.
+fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(origin) => {
+            let ours = url::Url::parse(base_url)
+                .ok()
+                .map(|u| u.origin().ascii_serialization());
+            ours.as_deref() == Some(origin)
+        }
+    }
+}
+
+/// `POST /login/{org_slug}/password`: the password form.
+pub async fn login_password(
+    req: HttpRequest,
+    state: Data<AppState>,
+    slug: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let back = format!("/login/{}?password=1", query_value(&slug));
+    if !same_origin(&req, &state.base_url) {
+        return html::message(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "This form was sent from another site.",
+            Some(&back),
+        );
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return html::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Sign-in refused",
+            "The form must be sent as application/x-www-form-urlencoded.",
+            Some(&back),
+        );
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let return_to =
+        safe_return_to(form.get("return_to").map(String::as_str)).unwrap_or_else(|_| "/".into());
+    let request = signin::LoginRequest {
+        org: slug.into_inner(),
+        user_name: field("user_name"),
+        password: field("password"),
+    };
+    match signin::login(&state, request, &request_meta(&req)).await {
+        Ok(session) => signed_in(&state, session, &return_to),
+        Err(AppError::SsoRequired { detail, sso_url }) => html::message(
+            StatusCode::FORBIDDEN,
+            "Sign in with SSO",
+            &detail,
+            Some(&sso_url),
+        ),
+        Err(
+            e @ (AppError::InvalidCredentials
+            | AppError::AccountDisabled
+            | AppError::TooManyAttempts { .. }),
+        ) => html::message(
+            StatusCode::UNAUTHORIZED,
+            "Sign-in refused",
+            &e.to_string(),
+            Some(&back),
+        ),
+        Err(e) => broken(e),
+    }
+}
+
+/// `GET /sso/{id}/start?return_to=/path`: to the IdP.
+pub async fn sso_start(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
+    let query = query_of(&req);
+    match sso::start(&state, &id, query.get("return_to").map(String::as_str)).await {
+        Ok(Ok(started)) => {
+            let mut response = html::see_other(&started.redirect_to);
+            let _ = response.add_cookie(&browser_cookie(&state, started.browser_secret, 600));
+            response
+        }
+        Ok(Err(refusal)) => refused(&refusal),
+        Err(e) => broken(e),
+    }
+}
+
+/// `GET /sso/oidc/{id}/callback`: back from the OpenID provider.
+pub async fn oidc_callback(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+) -> HttpResponse {
+    let mut query = query_of(&req);
+    let callback = OidcCallback {
+        code: query.remove("code"),
+        state: query.remove("state"),
+        iss: query.remove("iss"),
+        error: query.remove("error"),
+        error_description: query.remove("error_description"),
+    };
+    let browser = req
+        .cookie(SSO_BROWSER_COOKIE)
+        .map(|c| c.value().to_string());
+    let mut response = match sso::oidc_callback(
+        &state,
+        &id,
+        callback,
+        browser.as_deref(),
+        &request_meta(&req),
+    )
+    .await
+    {
+        Ok(Outcome::SignedIn { session, return_to }) => signed_in(&state, session, &return_to),
+        Ok(Outcome::Refused(refusal)) => refused(&refusal),
+        Err(e) => broken(e),
+    };
+    // The sign-in is over either way.
+    let mut gone = browser_cookie(&state, String::new(), 0);
+    gone.make_removal();
+    let _ = response.add_cookie(&gone);
+    response
+}

@@ -1,0 +1,1001 @@
+//! SSO sign-in, whatever the protocol: start a sign-in at a connection,
+//! and, once the protocol module has verified what the IdP asserted, decide
+//! which account that is (the matching function), link it, provision it
+//! just in time, or refuse — clearly, and in the audit log — then open a
+//! session of the organisation's lifetime.
+
+use chrono::TimeDelta;
+use serde_json::{Map, Value, json};
+
+use super::audit::{self, Event};
+use super::signin::{self, NewSession};
+use super::users::{self, CreateOptions};
+use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc};
+use crate::domain::linking::Match;
+use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
+use crate::domain::{AuthMode, secret};
+use crate::error::{AppError, AppResult};
+use crate::scim::resource::normalize;
+use crate::scim::schema::USER_RESOURCE_TYPE;
+use crate::store::{self, connections::ConnectionRow, is_unique_violation, orgs::OrgRow};
+
+/// How long a started sign-in waits for the IdP's answer.
+pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
+
+/// What the IdP asserted about the person, after the protocol's checks.
+#[derive(Debug, Clone, Default)]
+pub struct Assertion {
+    /// The OIDC issuer or SAML IdP entity id (the connection's).
+    pub issuer: String,
+    /// `sub` or NameID.
+    pub subject: String,
+    /// An email the IdP vouches for (OIDC: only with `email_verified: true`).
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Every claim, for the matching rules (`email_verified`).
+    pub claims: Value,
+}
+
+/// A sign-in that did not happen: the page the person sees, and for the
+/// audit log what exactly failed (a protocol check's finding is for the
+/// administrator, not the page).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub title: &'static str,
+    pub message: String,
+    pub detail: String,
+}
+
+pub enum Outcome {
+    SignedIn {
+        session: NewSession,
+        return_to: String,
+    },
+    Refused(Refusal),
+}
+
+fn refusal(status: u16, title: &'static str, message: impl Into<String>) -> Refusal {
+    let message = message.into();
+    Refusal {
+        status,
+        title,
+        detail: message.clone(),
+        message,
+    }
+}
+
+/// A protocol check failed: the page says so in general, the audit log says which.
+fn protocol_failure(detail: String) -> Refusal {
+    Refusal {
+        status: 401,
+        title: "The identity provider's answer was refused",
+        message: "The answer failed a security check and was refused; your administrator can see which in the audit log. Start the sign-in again.".into(),
+        detail,
+    }
+}
+
+fn scope_for(org_id: &str, actor: Actor, meta: &RequestMeta) -> OrgScope {
+    OrgScope {
+        org_id: org_id.to_string(),
+        actor,
+        request: meta.clone(),
+    }
+}
+
+/// Records a refused SSO sign-in and builds the page saying why.
+#[allow(clippy::too_many_arguments)]
+async fn refuse(
+    state: &AppState,
+    connection: &ConnectionRow,
+    account_id: Option<&str>,
+    reason: &str,
+    subject: Option<&str>,
+    page: Refusal,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let now = state.settings.clock.now();
+    // Nobody proved who they are: scimlink records the refusal, about the
+    // account it concerns.
+    let txn = state.db.begin().await?;
+    audit::record(
+        &txn,
+        &scope_for(&connection.org_id, Actor::System, meta),
+        now,
+        Event {
+            action: "auth.sign_in_failed",
+            target_type: "account",
+            target_id: account_id,
+            summary: json!({
+                "method": "sso",
+                "connection_id": connection.id,
+                "reason": reason,
+                "issuer": connection.issuer,
+                "subject": subject,
+                "detail": page.detail,
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    log::info!(
+        "SSO sign-in through connection {} refused: {reason}",
+        connection.id
+    );
+    Ok(Outcome::Refused(page))
+}
+
+fn inactive_link() -> Refusal {
+    refusal(
+        404,
+        "This sign-in link is not active",
+        "The SSO connection does not exist or is turned off. Start again from your organisation's sign-in page.",
+    )
+}
+
+/// A started sign-in: where the browser goes, and the secret of the cookie
+/// that ties the IdP's answer to this browser (a callback URL alone, stolen
+/// or planted, cannot finish it).
+pub struct Started {
+    pub redirect_to: String,
+    pub browser_secret: String,
+}
+
+/// `GET /sso/{id}/start`: the URL to send the browser to at the IdP, or why not.
+pub async fn start(
+    state: &AppState,
+    connection_id: &str,
+    return_to: Option<&str>,
+) -> AppResult<Result<Started, Refusal>> {
+    let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
+        .await?
+        .filter(|c| c.enabled)
+    else {
+        return Ok(Err(inactive_link()));
+    };
+    let sso_on = store::orgs::find(&state.db.read, &connection.org_id)
+        .await?
+        .is_some_and(|o| o.sso_enabled);
+    if !sso_on {
+        return Ok(Err(sso_disabled()));
+    }
+    let return_to = match safe_return_to(return_to) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(refusal(400, "This sign-in link is not valid", e))),
+    };
+    if ConnectionKind::parse(&connection.kind) != Ok(ConnectionKind::Oidc) {
+        return Ok(Err(inactive_link()));
+    }
+    let discovery = match oidc::discover_checked(&connection.issuer).await {
+        Ok(d) => d,
+        Err(e) => {
+            log::warn!("connection {}: {e}", connection.id);
+            return Ok(Err(refusal(
+                502,
+                "Your identity provider cannot be reached",
+                "scimlink could not read the identity provider's configuration. Try again in a moment; if it persists, tell your administrator.",
+            )));
+        }
+    };
+    let state_value = oidc::random_token();
+    let browser = secret::generate("ssob");
+    let nonce = oidc::random_token();
+    let verifier = oidc::random_token();
+    let redirect_uri = connections::redirect_uri(&state.base_url, &connection.id);
+    let scopes = connections::scopes_of(&connection);
+    let url = match oidc::authorize_url(
+        &discovery,
+        &oidc::AuthorizeRequest {
+            client_id: connection.oidc_client_id.as_deref().unwrap_or_default(),
+            redirect_uri: &redirect_uri,
+            scopes: &scopes,
+            state: &state_value,
+            nonce: &nonce,
+            pkce_verifier: &verifier,
+        },
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            log::warn!("connection {}: {e}", connection.id);
+            return Ok(Err(refusal(
+                502,
+                "Your identity provider is misconfigured",
+                e,
+            )));
+        }
+    };
+    let now = state.settings.clock.now();
+    let txn = state.db.begin().await?;
+    store::connections::purge_expired(&txn, now).await?;
+    store::connections::insert_request(
+        &txn,
+        store::connections::NewRequest {
+            state_hash: &secret::hash(&state_value),
+            browser_hash: &browser.hash,
+            org_id: &connection.org_id,
+            connection_id: &connection.id,
+            nonce: Some(&nonce),
+            pkce_verifier: Some(&verifier),
+            return_to: &return_to,
+            now,
+            expires_at: now + REQUEST_TTL,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(Started {
+        redirect_to: url,
+        browser_secret: browser.secret,
+    }))
+}
+
+fn sso_disabled() -> Refusal {
+    refusal(
+        403,
+        "SSO sign-in is turned off",
+        "Your organisation has turned SSO sign-in off. Ask your administrator.",
+    )
+}
+
+/// The query of `GET /sso/oidc/{id}/callback`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OidcCallback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// Why a callback stops before `complete`: a refusal (its audit reason and
+/// page), or scimlink itself failing (the database).
+enum Stop {
+    Refused(&'static str, Refusal),
+    Broken(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        Stop::Broken(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for Stop {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Stop::Broken(e.into())
+    }
+}
+
+fn stop(reason: &'static str, page: Refusal) -> Stop {
+    Stop::Refused(reason, page)
+}
+
+/// `GET /sso/oidc/{id}/callback`: every check, then `complete`.
+pub async fn oidc_callback(
+    state: &AppState,
+    connection_id: &str,
+    callback: OidcCallback,
+    browser_secret: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
+        .await?
+        .filter(|c| c.enabled && c.kind == ConnectionKind::Oidc.as_str())
+    else {
+        return Ok(Outcome::Refused(inactive_link()));
+    };
+    match check_oidc_answer(state, &connection, callback, browser_secret).await {
+        Ok((assertion, return_to)) => {
+            complete(state, &connection, assertion, return_to, meta).await
+        }
+        Err(Stop::Refused(reason, page)) => {
+            refuse(state, &connection, None, reason, None, page, meta).await
+        }
+        Err(Stop::Broken(e)) => Err(e),
+    }
+}
+
+fn start_again(why: &str) -> Refusal {
+    refusal(
+        400,
+        "This sign-in cannot be finished",
+        format!("{why}. Start the sign-in again."),
+    )
+}
+
+/// The OIDC checks, in order; the verified assertion and where to go after.
+async fn check_oidc_answer(
+    state: &AppState,
+    connection: &ConnectionRow,
+    callback: OidcCallback,
+    browser_secret: Option<&str>,
+) -> Result<(Assertion, String), Stop> {
+    let state_value = callback
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 200)
+        .ok_or_else(|| {
+            stop(
+                "missing_state",
+                start_again("The identity provider's answer has no state"),
+            )
+        })?;
+    let now = state.settings.clock.now();
+    // Taken before anything else is checked: a state answers once.
+    let request = {
+        let txn = state.db.begin().await?;
+        let request = store::connections::take_request(&txn, &secret::hash(state_value)).await?;
+        txn.commit().await?;
+        request
+    };
+    let request = match request {
+        Some(r) if r.connection_id == connection.id && now < r.expires_at => r,
+        Some(r) if r.connection_id != connection.id => {
+            return Err(stop(
+                "wrong_state",
+                start_again("The answer is for another connection"),
+            ));
+        }
+        Some(_) => {
+            return Err(stop(
+                "request_expired",
+                start_again("The sign-in took longer than 10 minutes"),
+            ));
+        }
+        None => {
+            return Err(stop(
+                "wrong_state",
+                start_again(
+                    "This answer does not belong to a sign-in started here, or it was used already",
+                ),
+            ));
+        }
+    };
+    let same_browser = browser_secret
+        .is_some_and(|b| secret::hashes_match(&secret::hash(b), &request.browser_hash));
+    if !same_browser {
+        return Err(stop(
+            "wrong_browser",
+            start_again("This sign-in was started in another browser"),
+        ));
+    }
+    let discovery = oidc::discover_checked(&connection.issuer)
+        .await
+        .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
+    // RFC 9207 §2.4: an error answer carries iss too, and is checked first.
+    oidc::check_iss_parameter(&discovery, callback.iss.as_deref())
+        .map_err(|e| stop("wrong_iss", protocol_failure(e)))?;
+    if let Some(error) = &callback.error {
+        let description = callback.error_description.as_deref().unwrap_or_default();
+        let mut page = refusal(
+            401,
+            "Your identity provider did not sign you in",
+            "Your identity provider ended the sign-in without signing you in. Start the sign-in again, or ask your administrator.",
+        );
+        let shown: String = format!("{error} {description}").chars().take(300).collect();
+        page.detail = format!("the provider answered {shown:?}");
+        return Err(stop("idp_error", page));
+    }
+    let code = callback
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            stop(
+                "missing_code",
+                protocol_failure("the answer has no code".into()),
+            )
+        })?;
+    let redirect_uri = connections::redirect_uri(&state.base_url, &connection.id);
+    let client_id = connection.oidc_client_id.clone().unwrap_or_default();
+    let verifier = request.pkce_verifier.clone().unwrap_or_default();
+    let id_token = oidc::exchange_code(
+        &discovery,
+        &oidc::CodeExchange {
+            code,
+            redirect_uri: &redirect_uri,
+            client_id: &client_id,
+            client_secret: connection.oidc_client_secret.as_deref(),
+            pkce_verifier: &verifier,
+        },
+    )
+    .await
+    .map_err(|e| stop("code_exchange_failed", protocol_failure(e)))?;
+    let keys = oidc::fetch_keys(&discovery)
+        .await
+        .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
+    let claims = oidc::verify_id_token(
+        &id_token,
+        &keys,
+        &oidc::Expected {
+            issuer: &connection.issuer,
+            client_id: &client_id,
+            nonce: request.nonce.as_deref().unwrap_or_default(),
+            now: state.settings.clock.now(),
+            skew_seconds: state.settings.sso_clock_skew_seconds,
+        },
+    )
+    .map_err(|e| stop("id_token_invalid", protocol_failure(e)))?;
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let email_verified = claims.get("email_verified").and_then(Value::as_bool) == Some(true);
+    let assertion = Assertion {
+        issuer: connection.issuer.clone(),
+        subject: text("sub").unwrap_or_default(),
+        // OIDC Core §5.7: an email is the person's only when verified.
+        email: text("email").filter(|_| email_verified),
+        display_name: text("name"),
+        given_name: text("given_name"),
+        family_name: text("family_name"),
+        claims: claims.clone(),
+    };
+    Ok((assertion, request.return_to))
+}
+
+/// The value the connection's rule compares, or why there is none.
+fn match_value(connection: &ConnectionRow, assertion: &Assertion) -> Result<String, Refusal> {
+    let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
+    match rule {
+        MatchOn::ExternalUserId => Ok(assertion.subject.clone()),
+        MatchOn::Email => assertion.email.clone().ok_or_else(|| {
+            refusal(
+                403,
+                "Your identity provider did not send a verified email",
+                "This connection finds your account by email, and the identity provider sent none it has verified. Ask your administrator.",
+            )
+        }),
+        // The subject, not `preferred_username`: OIDC Core §5.7 says that
+        // claim is neither stable nor unique, and people can often edit it.
+        MatchOn::UserName => Ok(assertion.subject.clone()),
+    }
+}
+
+/// Decides the account for a verified assertion and signs the person in, or refuses.
+pub async fn complete(
+    state: &AppState,
+    connection: &ConnectionRow,
+    assertion: Assertion,
+    return_to: String,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let subject = Some(assertion.subject.as_str());
+    let Some(org) = store::orgs::find(&state.db.read, &connection.org_id).await? else {
+        return Ok(Outcome::Refused(inactive_link()));
+    };
+    if !org.sso_enabled {
+        let page = sso_disabled();
+        return refuse(state, connection, None, "sso_disabled", subject, page, meta).await;
+    }
+    let domains = connections::email_domains_of(connection);
+    if !domains.is_empty() {
+        // Only an email the IdP vouches for counts, never an email-shaped subject.
+        let inside = assertion
+            .email
+            .as_deref()
+            .is_some_and(|e| email_in_domains(e, &domains));
+        if !inside {
+            let page = refusal(
+                403,
+                "This email is not accepted here",
+                format!(
+                    "This connection accepts people with an email at {}. Sign in with another connection, or ask your administrator.",
+                    domains.join(", ")
+                ),
+            );
+            return refuse(state, connection, None, "email_domain", subject, page, meta).await;
+        }
+    }
+    let value = match match_value(connection, &assertion) {
+        Ok(v) => v,
+        Err(page) => {
+            return refuse(
+                state,
+                connection,
+                None,
+                "no_verified_email",
+                subject,
+                page,
+                meta,
+            )
+            .await;
+        }
+    };
+    let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
+    let decision = super::linking::resolve(
+        &state.db.read,
+        &org.id,
+        &assertion.issuer,
+        &assertion.subject,
+        rule,
+        &value,
+        &assertion.claims,
+    )
+    .await?;
+    let ask = "Ask your administrator.";
+    match decision {
+        Match::Linked {
+            link_id,
+            account_id,
+        } => {
+            sign_in(
+                state,
+                &org,
+                connection,
+                &assertion,
+                &account_id,
+                Some(link_id),
+                return_to,
+                meta,
+            )
+            .await
+        }
+        Match::LinkTo { account_id } => {
+            sign_in(
+                state,
+                &org,
+                connection,
+                &assertion,
+                &account_id,
+                None,
+                return_to,
+                meta,
+            )
+            .await
+        }
+        Match::NoAccount => {
+            let jit = JitSetting::parse(&connection.jit)
+                .unwrap_or(JitSetting::Inherit)
+                .enabled(org.jit_provisioning);
+            if jit {
+                provision(state, &org, connection, &assertion, return_to, meta).await
+            } else {
+                let page = refusal(
+                    403,
+                    "There is no account for you here",
+                    format!("{} has no account for this person. {ask}", org.name),
+                );
+                refuse(state, connection, None, "no_account", subject, page, meta).await
+            }
+        }
+        Match::Ambiguous { account_ids } => {
+            let page = refusal(
+                409,
+                "More than one account matches you",
+                format!(
+                    "{} accounts match this person, and scimlink never guesses. {ask}",
+                    account_ids.len()
+                ),
+            );
+            refuse(state, connection, None, "ambiguous", subject, page, meta).await
+        }
+        Match::Deactivated { account_id } => {
+            let page = refusal(
+                403,
+                "This account is deactivated",
+                format!("Your account is deactivated. {ask}"),
+            );
+            refuse(
+                state,
+                connection,
+                Some(&account_id),
+                "deactivated",
+                subject,
+                page,
+                meta,
+            )
+            .await
+        }
+        Match::LinkedElsewhere { account_id } => {
+            let page = refusal(
+                409,
+                "This account is linked to someone else",
+                format!(
+                    "The matching account is already linked to another identity at this provider. {ask}"
+                ),
+            );
+            refuse(
+                state,
+                connection,
+                Some(&account_id),
+                "linked_elsewhere",
+                subject,
+                page,
+                meta,
+            )
+            .await
+        }
+        Match::UnverifiedEmail => {
+            let page = refusal(
+                403,
+                "Your email is not verified",
+                "Your identity provider says this email is not verified, so it cannot identify you.",
+            );
+            refuse(
+                state,
+                connection,
+                None,
+                "unverified_email",
+                subject,
+                page,
+                meta,
+            )
+            .await
+        }
+    }
+}
+
+/// Signs in to an existing account: through its link, or making the link.
+#[allow(clippy::too_many_arguments)]
+async fn sign_in(
+    state: &AppState,
+    org: &OrgRow,
+    connection: &ConnectionRow,
+    assertion: &Assertion,
+    account_id: &str,
+    link_id: Option<String>,
+    return_to: String,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let subject = Some(assertion.subject.as_str());
+    let now = state.settings.clock.now();
+    let txn = state.db.begin().await?;
+    // Read in the transaction that signs in (and held, on PostgreSQL): a
+    // deactivation or a switch to password mode meanwhile is seen here.
+    let Some(account) = store::users::find_for_update(&txn, &org.id, account_id).await? else {
+        drop(txn);
+        let page = refusal(
+            403,
+            "There is no account for you here",
+            "The account was removed. Ask your administrator.",
+        );
+        return refuse(state, connection, None, "no_account", subject, page, meta).await;
+    };
+    if !account.active {
+        drop(txn);
+        let page = refusal(
+            403,
+            "This account is deactivated",
+            "Your account is deactivated. Ask your administrator.",
+        );
+        return refuse(
+            state,
+            connection,
+            Some(account_id),
+            "deactivated",
+            subject,
+            page,
+            meta,
+        )
+        .await;
+    }
+    if account.auth_mode != AuthMode::Sso.as_str() {
+        drop(txn);
+        let page = refusal(
+            403,
+            "This account signs in with a password",
+            "This account signs in with a password; ask your administrator to switch it to SSO.",
+        );
+        return refuse(
+            state,
+            connection,
+            Some(account_id),
+            "password_mode",
+            subject,
+            page,
+            meta,
+        )
+        .await;
+    }
+    let made_link = match &link_id {
+        Some(id) => {
+            store::links::touch(&txn, id, now).await?;
+            None
+        }
+        None => Some(link(&txn, org, connection, assertion, account_id, meta, now).await?),
+    };
+    if let Some(Err(page)) = made_link {
+        drop(txn);
+        return refuse(
+            state,
+            connection,
+            Some(account_id),
+            "link_race",
+            subject,
+            page,
+            meta,
+        )
+        .await;
+    }
+    let session = open_sso_session(
+        &txn, org, connection, assertion, account_id, false, meta, now,
+    )
+    .await?;
+    txn.commit().await?;
+    log::info!(
+        "account {account_id} signed in through SSO connection {}",
+        connection.id
+    );
+    Ok(Outcome::SignedIn { session, return_to })
+}
+
+/// The SSO session and the account's last sign-in time, in the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+async fn open_sso_session(
+    txn: &impl sea_orm::ConnectionTrait,
+    org: &OrgRow,
+    connection: &ConnectionRow,
+    assertion: &Assertion,
+    account_id: &str,
+    jit: bool,
+    meta: &RequestMeta,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<NewSession> {
+    store::connections::touch_account(txn, account_id, now).await?;
+    signin::open_session(
+        txn,
+        org,
+        account_id,
+        AuthMode::Sso,
+        json!({"connection_id": connection.id, "issuer": assertion.issuer, "jit": jit}),
+        meta,
+        now,
+    )
+    .await
+}
+
+/// Makes the identity link of a first sign-in (audited). `Err`: another
+/// sign-in made a conflicting link at the same moment.
+async fn link(
+    txn: &impl sea_orm::ConnectionTrait,
+    org: &OrgRow,
+    connection: &ConnectionRow,
+    assertion: &Assertion,
+    account_id: &str,
+    meta: &RequestMeta,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Result<(), Refusal>> {
+    let row = match store::links::insert(
+        txn,
+        store::links::NewLink {
+            org_id: &org.id,
+            account_id,
+            issuer: &assertion.issuer,
+            subject: &assertion.subject,
+            connection_id: Some(&connection.id),
+            now,
+        },
+    )
+    .await
+    {
+        Ok(row) => row,
+        Err(e) if is_unique_violation(&e) => {
+            return Ok(Err(refusal(
+                409,
+                "This sign-in collided with another",
+                "Another sign-in linked this identity at the same moment. Start the sign-in again.",
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        txn,
+        &scope_for(&org.id, Actor::System, meta),
+        now,
+        Event {
+            action: "identity.linked",
+            target_type: "account",
+            target_id: Some(account_id),
+            summary: json!({
+                "link_id": row.id,
+                "issuer": row.issuer,
+                "subject": row.subject,
+                "connection_id": connection.id,
+                "match_on": connection.match_on,
+                "reason": "first_sign_in",
+            }),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// The SCIM attributes of a just-in-time account, from the assertion.
+fn jit_attributes(assertion: &Assertion) -> Value {
+    let mut body = Map::new();
+    let user_name = assertion
+        .email
+        .clone()
+        .unwrap_or_else(|| assertion.subject.clone());
+    body.insert("userName".into(), json!(user_name));
+    if let Some(v) = &assertion.display_name {
+        body.insert("displayName".into(), json!(v));
+    }
+    let mut name = Map::new();
+    if let Some(v) = &assertion.given_name {
+        name.insert("givenName".into(), json!(v));
+    }
+    if let Some(v) = &assertion.family_name {
+        name.insert("familyName".into(), json!(v));
+    }
+    if !name.is_empty() {
+        body.insert("name".into(), Value::Object(name));
+    }
+    if let Some(email) = &assertion.email {
+        body.insert(
+            "emails".into(),
+            json!([{"value": email, "type": "work", "primary": true}]),
+        );
+    }
+    body.insert("active".into(), json!(true));
+    Value::Object(body)
+}
+
+/// Just-in-time provisioning: a new SSO account from the assertion, in the
+/// connection's workspace and role, linked and signed in, in one transaction.
+async fn provision(
+    state: &AppState,
+    org: &OrgRow,
+    connection: &ConnectionRow,
+    assertion: &Assertion,
+    return_to: String,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let subject = Some(assertion.subject.as_str());
+    let normalized = match normalize(&USER_RESOURCE_TYPE, &jit_attributes(assertion)) {
+        Ok(n) => n,
+        Err(e) => {
+            let page = refusal(
+                403,
+                "Your account cannot be created",
+                format!("What your identity provider sent cannot make an account: {e}"),
+            );
+            return refuse(state, connection, None, "jit_invalid", subject, page, meta).await;
+        }
+    };
+    let now = state.settings.clock.now();
+    let scope = scope_for(&org.id, Actor::System, meta);
+    let txn = state.db.begin().await?;
+    let options = CreateOptions {
+        break_glass: false,
+        source: "jit",
+        external_user_id: None,
+    };
+    let account = match users::create_in(
+        &txn,
+        &scope,
+        AuthMode::Sso,
+        &normalized.attributes,
+        None,
+        &options,
+        now,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e @ (crate::error::AppError::Uniqueness(_) | crate::error::AppError::Conflict(_))) => {
+            drop(txn);
+            let page = refusal(
+                409,
+                "Your account cannot be created",
+                format!("{e}. Ask your administrator to link your existing account."),
+            );
+            return refuse(state, connection, None, "jit_conflict", subject, page, meta).await;
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(workspace_id) = &connection.workspace_id {
+        store::workspaces::set_member(
+            &txn,
+            &org.id,
+            workspace_id,
+            &account.id,
+            &connection.role,
+            now,
+        )
+        .await?;
+    }
+    audit::record(
+        &txn,
+        &scope,
+        now,
+        Event {
+            action: "account.jit_provisioned",
+            target_type: "account",
+            target_id: Some(&account.id),
+            summary: json!({
+                "connection_id": connection.id,
+                "issuer": assertion.issuer,
+                "subject": assertion.subject,
+                "workspace_id": connection.workspace_id,
+                "role": connection.role,
+            }),
+        },
+    )
+    .await?;
+    if let Err(page) = link(&txn, org, connection, assertion, &account.id, meta, now).await? {
+        drop(txn);
+        return refuse(state, connection, None, "link_race", subject, page, meta).await;
+    }
+    let session = open_sso_session(
+        &txn,
+        org,
+        connection,
+        assertion,
+        &account.id,
+        true,
+        meta,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    log::info!(
+        "account {} provisioned just in time through SSO connection {}",
+        account.id,
+        connection.id
+    );
+    Ok(Outcome::SignedIn { session, return_to })
+}
+
+/// What the sign-in page of an organisation shows.
+pub struct LoginPage {
+    pub org_name: String,
+    pub org_slug: String,
+    /// Enabled connections: id, display name, email domains.
+    pub connections: Vec<(String, String, Vec<String>)>,
+    /// Whether some account may still sign in with a password.
+    pub password_in_use: bool,
+}
+
+pub async fn login_page(state: &AppState, slug: &str) -> AppResult<Option<LoginPage>> {
+    if slug.len() > 63 {
+        return Ok(None);
+    }
+    let conn = &state.db.read;
+    let Some(org) = store::orgs::find_by_slug(conn, slug).await? else {
+        return Ok(None);
+    };
+    let connections = if org.sso_enabled {
+        store::connections::list(conn, &org.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| {
+                let domains = connections::email_domains_of(&c);
+                (c.id, c.display_name, domains)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let password_in_use =
+        store::accounts::any_password_account(conn, &org.id, org.sso_required).await?;
+    Ok(Some(LoginPage {
+        org_name: org.name,
+        org_slug: org.slug,
+        connections,
+        password_in_use,
+    }))
+}
+
+impl LoginPage {
+    /// The connection that owns an email's domain, when exactly one does.
+    pub fn connection_for_email(&self, email: &str) -> Option<&str> {
+        let domain = crate::domain::sso::email_domain(email)?;
+        let mut owners = self
+            .connections
+            .iter()
+            .filter(|(_, _, domains)| domains.contains(&domain));
+        match (owners.next(), owners.next()) {
+            (Some((id, _, _)), None) => Some(id),
+            _ => None,
+        }
+    }
+}

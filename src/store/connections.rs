@@ -1,0 +1,153 @@
+//! SSO connections and the sign-in requests waiting on them.
+
+use chrono::{DateTime, Utc};
+use entity::{account, sso_connection, sso_request};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+
+pub use entity::sso_connection::Model as ConnectionRow;
+pub use entity::sso_request::Model as RequestRow;
+
+pub async fn list(conn: &impl ConnectionTrait, org_id: &str) -> Result<Vec<ConnectionRow>, DbErr> {
+    sso_connection::Entity::find()
+        .filter(sso_connection::Column::OrgId.eq(org_id))
+        .order_by_asc(sso_connection::Column::CreatedAt)
+        .order_by_asc(sso_connection::Column::Id)
+        .all(conn)
+        .await
+}
+
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<ConnectionRow>, DbErr> {
+    sso_connection::Entity::find()
+        .filter(sso_connection::Column::OrgId.eq(org_id))
+        .filter(sso_connection::Column::Id.eq(id))
+        .one(conn)
+        .await
+}
+
+/// A connection by id alone: the sign-in routes know only the id in the URL,
+/// and the connection then names its organisation.
+pub async fn find_any(
+    conn: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<ConnectionRow>, DbErr> {
+    sso_connection::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await
+}
+
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    row: ConnectionRow,
+) -> Result<ConnectionRow, DbErr> {
+    sso_connection::ActiveModel::from(row)
+        .reset_all()
+        .insert(conn)
+        .await
+}
+
+/// Writes every column of `row` (its id and organisation stay).
+pub async fn save(conn: &impl ConnectionTrait, row: ConnectionRow) -> Result<ConnectionRow, DbErr> {
+    let mut active = sso_connection::ActiveModel::from(row).reset_all();
+    active.id = sea_orm::ActiveValue::Unchanged(active.id.take().unwrap_or_default());
+    active.update(conn).await
+}
+
+pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
+    let result = sso_connection::Entity::delete_many()
+        .filter(sso_connection::Column::OrgId.eq(org_id))
+        .filter(sso_connection::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+pub async fn count_enabled(conn: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr> {
+    sso_connection::Entity::find()
+        .filter(sso_connection::Column::OrgId.eq(org_id))
+        .filter(sso_connection::Column::Enabled.eq(true))
+        .count(conn)
+        .await
+}
+
+pub struct NewRequest<'a> {
+    pub state_hash: &'a str,
+    pub browser_hash: &'a str,
+    pub org_id: &'a str,
+    pub connection_id: &'a str,
+    pub nonce: Option<&'a str>,
+    pub pkce_verifier: Option<&'a str>,
+    pub return_to: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_request(conn: &impl ConnectionTrait, new: NewRequest<'_>) -> Result<(), DbErr> {
+    sso_request::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        state_hash: Set(new.state_hash.to_string()),
+        browser_hash: Set(new.browser_hash.to_string()),
+        org_id: Set(new.org_id.to_string()),
+        connection_id: Set(new.connection_id.to_string()),
+        nonce: Set(new.nonce.map(str::to_string)),
+        pkce_verifier: Set(new.pkce_verifier.map(str::to_string)),
+        return_to: Set(new.return_to.to_string()),
+        created_at: Set(new.now),
+        expires_at: Set(new.expires_at),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the pending request with this state hash: it is deleted whether or
+/// not it is still live, so it answers once. `None`: unknown or used.
+pub async fn take_request(
+    conn: &impl ConnectionTrait,
+    state_hash: &str,
+) -> Result<Option<RequestRow>, DbErr> {
+    let Some(row) = sso_request::Entity::find()
+        .filter(sso_request::Column::StateHash.eq(state_hash))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Two callbacks racing for one request: only the delete that removed the
+    // row wins it.
+    let deleted = sso_request::Entity::delete_many()
+        .filter(sso_request::Column::Id.eq(row.id.clone()))
+        .exec(conn)
+        .await?;
+    Ok((deleted.rows_affected == 1).then_some(row))
+}
+
+/// Deletes requests that expired before `now`; returns how many.
+pub async fn purge_expired(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = sso_request::Entity::delete_many()
+        .filter(sso_request::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Records an SSO sign-in on the account.
+pub async fn touch_account(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    account::Entity::update_many()
+        .col_expr(account::Column::LastSignInAt, Expr::value(at))
+        .filter(account::Column::Id.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -589,6 +589,8 @@ def machine():
         "memory": f"{int(mem_kb) / 1024 / 1024:.1f} GiB" if mem_kb.isdigit() else "?",
         "kernel": os.uname().release,
         "scimlink": sha + dirty,
+        # The release build unless SCIMLINK_BIN names another (CI's smoke run uses the debug one).
+        "build": "debug build" if f"{os.sep}debug{os.sep}" in os.path.abspath(benchlib.BIN) else "release build",
         "wrk": cmd("wrk", "-v").splitlines()[0].split(" [")[0] if shutil.which("wrk") else "?",
         "postgres": cmd("psql", "-V"),
         "scim2-server": cmd(VENV_PYTHON, "-c", "import importlib.metadata as m; print(m.version('scim2-server'))")

@@ -204,7 +204,7 @@ def render(rows, args, info, elapsed):
     out = [f"# scimlink load benchmark: {args.mode} run, {now}", "",
            f"- machine: {info['cpu']}, {info['cores']} cores, {info['memory']}, Linux {info['kernel']}; "
            f"load average {info['load']} at the start, {info['load_after']} at the end",
-           f"- scimlink {info['scimlink']} (release build); {info['postgres']}",
+           f"- scimlink {info['scimlink']} ({info.get('build', 'release build')}); {info['postgres']}",
            f"- peers: scim2-server {info['scim2-server']}; scimmy {info['scimmy']}",
            f"- load: {info['wrk']}, one thread, {levels} connections, {args.duration} s per run "
            f"(`POST /Bulk`: at most 2 connections, {args.bulk_duration} s per run); data sizes {', '.join(f'{s:,}' for s in args.sizes)} users; "

@@ -17,11 +17,16 @@ pub struct NewSecret {
 
 /// `prefix` makes a leaked secret recognisable (`scim_...`) for secret scanners.
 pub fn generate(prefix: &str) -> NewSecret {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes));
+    let secret = format!("{prefix}_{}", random_token());
     let hash = hash(&secret);
     NewSecret { secret, hash }
+}
+
+/// 32 random bytes, base64url: 256 bits in 43 URL-safe characters.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub fn hash(secret: &str) -> String {

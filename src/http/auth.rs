@@ -16,8 +16,19 @@ pub(super) fn session_cookie(
     value: String,
     max_age_seconds: i64,
 ) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, value)
-        .path("/")
+    cookie(state, SESSION_COOKIE, "/", value, max_age_seconds)
+}
+
+/// An HttpOnly, SameSite=Lax cookie of this server.
+pub(super) fn cookie(
+    state: &AppState,
+    name: &'static str,
+    path: &'static str,
+    value: String,
+    max_age_seconds: i64,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path(path)
         .http_only(true)
         .same_site(SameSite::Lax)
         // Secure unless the server is reached over plain http (local runs, tests).

@@ -10,7 +10,7 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 
 use super::auth::SESSION_COOKIE;
-use super::extract::{ScimAuth, ScimQuery, request_meta};
+use super::extract::{ScimAuth, ScimQuery, header_text, request_meta};
 use super::respond;
 use crate::error::AppError;
 use crate::scim::schema::USER_RESOURCE_TYPE;
@@ -32,17 +32,11 @@ pub async fn me_get(
     let meta = request_meta(&req);
     let session = signin::current(&state, Some(cookie.value()), &meta).await?;
     let projection = query.projection(&USER_RESOURCE_TYPE)?;
-    let scope = OrgScope {
-        org_id: session.org.id,
-        actor: Actor::Account {
-            id: session.account_id.clone(),
-        },
-        request: meta,
+    let actor = Actor::Account {
+        id: session.account_id.clone(),
     };
-    let if_none_match = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
+    let scope = OrgScope::new(&session.org.id, actor, &meta);
+    let if_none_match = header_text(&req, header::IF_NONE_MATCH);
     Ok(
         match users::get(
             &state,

@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::auth::session_cookie;
+use super::auth::{cookie, session_cookie};
 use super::extract::request_meta;
 use super::html::{self, escape, query_value};
 use crate::domain::sso::safe_return_to;
@@ -33,13 +33,7 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 const SSO_BROWSER_COOKIE: &str = "scimlink_sso";
 
 fn browser_cookie(state: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
-    Cookie::build(SSO_BROWSER_COOKIE, value)
-        .path("/sso/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(!state.base_url.starts_with("http://"))
-        .max_age(CookieDuration::seconds(max_age_seconds))
-        .finish()
+    cookie(state, SSO_BROWSER_COOKIE, "/sso/", value, max_age_seconds)
 }
 
 /// Signed in: the session cookie, and on to `return_to`.

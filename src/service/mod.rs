@@ -99,6 +99,14 @@ pub struct OrgScope {
 }
 
 impl OrgScope {
+    pub fn new(org_id: &str, actor: Actor, request: &RequestMeta) -> OrgScope {
+        OrgScope {
+            org_id: org_id.to_string(),
+            actor,
+            request: request.clone(),
+        }
+    }
+
     /// The same organisation, acted on by scimlink itself (policy).
     pub fn system(&self) -> OrgScope {
         OrgScope {

@@ -13,7 +13,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -175,13 +174,6 @@ pub async fn discover(issuer: &str) -> AppResult<Discovery> {
             "an enabled OIDC connection must reach its provider: {e}"
         ))
     })
-}
-
-/// 32 random bytes, base64url: state, nonce and PKCE verifier.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// RFC 7636 §4.2: `BASE64URL(SHA256(verifier))`.

@@ -65,14 +65,6 @@ async fn verify(password: String, hash: Option<String>) -> AppResult<bool> {
     .await
 }
 
-fn scope_for(org: &OrgRow, actor: Actor, meta: &RequestMeta) -> OrgScope {
-    OrgScope {
-        org_id: org.id.clone(),
-        actor,
-        request: meta.clone(),
-    }
-}
-
 /// Refuses when `key` has too many recent failures.
 async fn check_throttle(
     state: &AppState,
@@ -116,7 +108,7 @@ async fn record_failure(
         };
         audit::record(
             &txn,
-            &scope_for(org, actor, meta),
+            &OrgScope::new(&org.id, actor, meta),
             now,
             Event {
                 action: "auth.sign_in_failed",
@@ -284,8 +276,8 @@ pub(crate) async fn open_session(
 ) -> AppResult<NewSession> {
     let token = secret::generate("sess");
     let expires_at = now + TimeDelta::seconds(org.session_ttl_seconds);
-    let scope = scope_for(
-        org,
+    let scope = OrgScope::new(
+        &org.id,
         Actor::Account {
             id: account_id.to_string(),
         },
@@ -489,7 +481,7 @@ pub async fn current(
         if store::sessions::end(&txn, &session.id, reason, now).await? {
             audit::record(
                 &txn,
-                &scope_for(&org, Actor::System, meta),
+                &OrgScope::new(&org.id, Actor::System, meta),
                 now,
                 Event {
                     action: "session.ended",
@@ -554,8 +546,8 @@ pub async fn logout(
     if store::sessions::end(&txn, &session.id, "signed_out", now).await? {
         audit::record(
             &txn,
-            &scope_for(
-                &org,
+            &OrgScope::new(
+                &org.id,
                 Actor::Account {
                     id: session.account_id.clone(),
                 },

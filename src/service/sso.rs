@@ -77,14 +77,6 @@ fn protocol_failure(detail: String) -> Refusal {
     }
 }
 
-fn scope_for(org_id: &str, actor: Actor, meta: &RequestMeta) -> OrgScope {
-    OrgScope {
-        org_id: org_id.to_string(),
-        actor,
-        request: meta.clone(),
-    }
-}
-
 /// Records a refused SSO sign-in and builds the page saying why.
 #[allow(clippy::too_many_arguments)]
 async fn refuse(
@@ -102,7 +94,7 @@ async fn refuse(
     let txn = state.db.begin().await?;
     audit::record(
         &txn,
-        &scope_for(&connection.org_id, Actor::System, meta),
+        &OrgScope::new(&connection.org_id, Actor::System, meta),
         now,
         Event {
             action: "auth.sign_in_failed",
@@ -179,10 +171,11 @@ pub async fn start(
             )));
         }
     };
-    let state_value = oidc::random_token();
+    // State, nonce and PKCE verifier: 256 random bits each.
+    let state_value = secret::random_token();
     let browser = secret::generate("ssob");
-    let nonce = oidc::random_token();
-    let verifier = oidc::random_token();
+    let nonce = secret::random_token();
+    let verifier = secret::random_token();
     let redirect_uri = connections::redirect_uri(&state.base_url, &connection.id);
     let scopes = connections::scopes_of(&connection);
     let url = match oidc::authorize_url(
@@ -441,8 +434,7 @@ async fn check_oidc_answer(
 }
 
 /// The value the connection's rule compares, or why there is none.
-fn match_value(connection: &ConnectionRow, assertion: &Assertion) -> Result<String, Refusal> {
-    let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
+fn match_value(rule: MatchOn, assertion: &Assertion) -> Result<String, Refusal> {
     match rule {
         MatchOn::ExternalUserId => Ok(assertion.subject.clone()),
         MatchOn::Email => assertion.email.clone().ok_or_else(|| {
@@ -493,7 +485,8 @@ pub async fn complete(
             return refuse(state, connection, None, "email_domain", subject, page, meta).await;
         }
     }
-    let value = match match_value(connection, &assertion) {
+    let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
+    let value = match match_value(rule, &assertion) {
         Ok(v) => v,
         Err(page) => {
             return refuse(
@@ -508,7 +501,6 @@ pub async fn complete(
             .await;
         }
     };
-    let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
     let decision = super::linking::resolve(
         &state.db.read,
         &org.id,
@@ -738,7 +730,7 @@ async fn open_sso_session(
     meta: &RequestMeta,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<NewSession> {
-    store::connections::touch_account(txn, account_id, now).await?;
+    store::accounts::touch_account(txn, account_id, now).await?;
     signin::open_session(
         txn,
         org,
@@ -787,7 +779,7 @@ async fn link(
     };
     audit::record(
         txn,
-        &scope_for(&org.id, Actor::System, meta),
+        &OrgScope::new(&org.id, Actor::System, meta),
         now,
         Event {
             action: "identity.linked",
@@ -861,7 +853,7 @@ async fn provision(
         }
     };
     let now = state.settings.clock.now();
-    let scope = scope_for(&org.id, Actor::System, meta);
+    let scope = OrgScope::new(&org.id, Actor::System, meta);
     let txn = state.db.begin().await?;
     let options = CreateOptions {
         break_glass: false,

@@ -1,6 +1,7 @@
 //! An account's sign-in state beside its SCIM attributes: auth mode, password
 //! hash, break-glass flag, External user ID; and the admin page's listing.
 
+use chrono::{DateTime, Utc};
 use entity::account;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Order};
 use sea_orm::{
@@ -287,4 +288,18 @@ pub async fn any_password_account(
         select = select.filter(account::Column::BreakGlass.eq(true));
     }
     Ok(select.one(conn).await?.is_some())
+}
+
+/// Records an SSO sign-in on the account.
+pub async fn touch_account(
+    conn: &impl ConnectionTrait,
+    account_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    account::Entity::update_many()
+        .col_expr(account::Column::LastSignInAt, Expr::value(at))
+        .filter(account::Column::Id.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

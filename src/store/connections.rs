@@ -1,8 +1,7 @@
 //! SSO connections and the sign-in requests waiting on them.
 
 use chrono::{DateTime, Utc};
-use entity::{account, sso_connection, sso_request};
-use sea_orm::sea_query::Expr;
+use entity::{sso_connection, sso_request};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -136,18 +135,4 @@ pub async fn purge_expired(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> R
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
-}
-
-/// Records an SSO sign-in on the account.
-pub async fn touch_account(
-    conn: &impl ConnectionTrait,
-    account_id: &str,
-    at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    account::Entity::update_many()
-        .col_expr(account::Column::LastSignInAt, Expr::value(at))
-        .filter(account::Column::Id.eq(account_id))
-        .exec(conn)
-        .await?;
-    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod identity_link;
 pub mod organization;
 pub mod outbox_message;
 pub mod password_reset;
+pub mod saml_assertion_id;
 pub mod scim_token;
 pub mod session;
 pub mod sign_in_failure;

@@ -250,6 +250,12 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/sso/oidc/{id}/callback", || {
             web::route().to(sso::oidc_callback)
         }),
+        r(Method::GET, "/sso/saml/{id}/metadata", || {
+            web::route().to(sso::saml_metadata)
+        }),
+        r(Method::POST, "/sso/saml/{id}/acs", || {
+            web::route().to(sso::saml_acs)
+        }),
         r(Method::POST, "/auth/password/login", || {
             web::route().to(auth::auth_password_login)
         }),

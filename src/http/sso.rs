@@ -1,11 +1,12 @@
 //! Sign-in pages and SSO redirects: `/login/{org_slug}` (the organisation's
-//! own sign-in page, its password form), `/sso/{id}/start` (to the IdP) and
-//! `/sso/oidc/{id}/callback` (back from it). Handlers are thin: the
+//! own sign-in page, its password form), `/sso/{id}/start` (to the IdP),
+//! `/sso/oidc/{id}/callback` and `/sso/saml/{id}/acs` (back from it), and
+//! `/sso/saml/{id}/metadata` (scimlink as a SAML service provider). Handlers are thin: the
 //! decisions are in `service::sso` and `service::signin`.
 
 use std::collections::HashMap;
 
-use actix_web::cookie::Cookie;
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
@@ -16,7 +17,7 @@ use super::html::{self, escape, query_value};
 use crate::domain::sso::safe_return_to;
 use crate::error::AppError;
 use crate::service::signin::NewSession;
-use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal};
+use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal, SamlPost};
 use crate::service::{AppState, signin};
 
 /// The query string as name -> value (the last of a repeated name); never
@@ -28,12 +29,37 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 }
 
 /// The cookie that ties an IdP's answer to the browser that started the
-/// sign-in. `SameSite=Lax` lets it ride the top-level redirect back from
-/// the IdP; it is sent only to `/sso/`.
+/// sign-in; it is sent only to `/sso/`. Over https it is `SameSite=None`:
+/// SAML's answer is a form the IdP's page posts across sites, which a `Lax`
+/// cookie would not ride. Over plain http (local runs, where browsers drop
+/// `None` without `Secure`) it stays `Lax`, which still rides OIDC's
+/// redirect and a post between two loopback ports (the same site).
 const SSO_BROWSER_COOKIE: &str = "scimlink_sso";
 
 fn browser_cookie(state: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
-    cookie(state, SSO_BROWSER_COOKIE, "/sso/", value, max_age_seconds)
+    let mut c = cookie(state, SSO_BROWSER_COOKIE, "/sso/", value, max_age_seconds);
+    if c.secure() == Some(true) {
+        c.set_same_site(SameSite::None);
+    }
+    c
+}
+
+/// The sign-in is over either way: the browser cookie goes.
+fn forget_browser(state: &AppState, response: &mut HttpResponse) {
+    let mut gone = browser_cookie(state, String::new(), 0);
+    gone.make_removal();
+    let _ = response.add_cookie(&gone);
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
 }
 
 /// Signed in: the session cookie, and on to `return_to`.
@@ -220,16 +246,7 @@ pub async fn login_password(
             Some(&back),
         );
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !is_form(&req) {
         return html::message(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Sign-in refused",
@@ -312,9 +329,56 @@ pub async fn oidc_callback(
         Ok(Outcome::Refused(refusal)) => refused(&refusal),
         Err(e) => broken(e),
     };
-    // The sign-in is over either way.
-    let mut gone = browser_cookie(&state, String::new(), 0);
-    gone.make_removal();
-    let _ = response.add_cookie(&gone);
+    forget_browser(&state, &mut response);
+    response
+}
+
+/// `GET /sso/saml/{id}/metadata`: the SP metadata to give the IdP.
+pub async fn saml_metadata(state: Data<AppState>, id: Path<String>) -> HttpResponse {
+    match sso::saml_metadata(&state, &id).await {
+        Ok(Some(xml)) => HttpResponse::Ok()
+            .content_type("application/samlmetadata+xml")
+            .body(xml),
+        Ok(None) => html::message(
+            StatusCode::NOT_FOUND,
+            "No such SAML connection",
+            "Check the connection's metadata URL in scimlink's admin API.",
+            None,
+        ),
+        Err(e) => broken(e),
+    }
+}
+
+/// `POST /sso/saml/{id}/acs`: the IdP's answer, posted by the browser.
+pub async fn saml_acs(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    if !is_form(&req) {
+        return html::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Sign-in refused",
+            "A SAML answer is posted as application/x-www-form-urlencoded.",
+            None,
+        );
+    }
+    let mut form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let post = SamlPost {
+        saml_response: form.remove("SAMLResponse"),
+        relay_state: form.remove("RelayState"),
+    };
+    let browser = req
+        .cookie(SSO_BROWSER_COOKIE)
+        .map(|c| c.value().to_string());
+    let mut response =
+        match sso::saml_acs(&state, &id, post, browser.as_deref(), &request_meta(&req)).await {
+            Ok(Outcome::SignedIn { session, return_to }) => signed_in(&state, session, &return_to),
+            Ok(Outcome::Refused(refusal)) => refused(&refusal),
+            Err(e) => broken(e),
+        };
+    forget_browser(&state, &mut response);
     response
 }

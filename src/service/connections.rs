@@ -1,5 +1,5 @@
 //! SSO connections as admins manage them (`/api/v1/connections`): an
-//! organisation's OIDC providers (and, once built, SAML IdPs), each with the
+//! organisation's OIDC providers and SAML IdPs, each with the
 //! rule that matches a person to an account, its JIT setting, and the values
 //! to paste into the IdP.
 
@@ -7,14 +7,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::{self, Event};
-use super::{AppState, OrgScope, oidc};
+use super::{AppState, OrgScope, oidc, saml};
 use crate::domain::WorkspaceRole;
 use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, parse_email_domains};
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::format_datetime;
 use crate::store::{self, connections::ConnectionRow, orgs::OrgPolicy};
 
-/// A connection as the API shows it: never its client secret.
+/// A connection as the API shows it: never its client secret. OIDC fields
+/// appear on OIDC connections, SAML fields on SAML ones.
 #[derive(Debug, Serialize)]
 pub struct ConnectionView {
     pub id: String,
@@ -27,12 +28,31 @@ pub struct ConnectionView {
     pub email_domains: Vec<String>,
     pub workspace_id: Option<String>,
     pub role: String,
+    /// The OIDC issuer, or the SAML IdP's entity id.
     pub issuer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    pub has_client_secret: bool,
-    pub scopes: Vec<String>,
-    /// Where the IdP sends the browser back (register it at the IdP).
-    pub redirect_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_client_secret: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// OIDC: where the IdP sends the browser back (register it at the IdP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// SAML: the values to give the IdP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp_entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acs_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_url: Option<String>,
+    /// SAML: what scimlink read from the IdP's metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idp_sso_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idp_certificates: Option<Vec<saml::IdpCertificate>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_idp_initiated: Option<bool>,
     /// Where a sign-in through this connection starts (a button's link).
     pub start_url: String,
     pub created_at: String,
@@ -60,15 +80,38 @@ pub(crate) fn scopes_of(row: &ConnectionRow) -> Vec<String> {
         .collect()
 }
 
+/// A SAML connection's signing certificates (base64 DER), as stored.
+pub(crate) fn certificates_of(row: &ConnectionRow) -> Vec<String> {
+    row.saml_idp_certificates
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or_default()
+}
+
+fn certificate_views(row: &ConnectionRow) -> Vec<saml::IdpCertificate> {
+    certificates_of(row)
+        .iter()
+        .filter_map(|c| saml::certificate(c).ok())
+        .collect()
+}
+
 pub fn view(base_url: &str, row: ConnectionRow) -> ConnectionView {
+    let is_saml = row.kind == ConnectionKind::Saml.as_str();
+    let is_oidc = !is_saml;
     ConnectionView {
         email_domains: email_domains_of(&row),
-        scopes: scopes_of(&row),
-        redirect_uri: redirect_uri(base_url, &row.id),
+        scopes: is_oidc.then(|| scopes_of(&row)),
+        redirect_uri: is_oidc.then(|| redirect_uri(base_url, &row.id)),
+        has_client_secret: is_oidc.then_some(row.oidc_client_secret.is_some()),
+        sp_entity_id: is_saml.then(|| saml::sp_entity_id(base_url, &row.id)),
+        acs_url: is_saml.then(|| saml::acs_url(base_url, &row.id)),
+        metadata_url: is_saml.then(|| saml::metadata_url(base_url, &row.id)),
+        idp_sso_url: row.saml_idp_sso_url.clone().filter(|_| is_saml),
+        idp_certificates: is_saml.then(|| certificate_views(&row)),
+        allow_idp_initiated: is_saml.then_some(row.saml_allow_idp_initiated),
         start_url: start_url(base_url, &row.id),
         created_at: format_datetime(row.created_at),
         updated_at: format_datetime(row.updated_at),
-        has_client_secret: row.oidc_client_secret.is_some(),
         id: row.id,
         kind: row.kind,
         display_name: row.display_name,
@@ -78,7 +121,7 @@ pub fn view(base_url: &str, row: ConnectionRow) -> ConnectionView {
         workspace_id: row.workspace_id,
         role: row.role,
         issuer: row.issuer,
-        client_id: row.oidc_client_id,
+        client_id: row.oidc_client_id.filter(|_| is_oidc),
     }
 }
 
@@ -140,12 +183,6 @@ fn bounded(name: &str, value: &str, max: usize) -> AppResult<String> {
     Ok(value.to_string())
 }
 
-fn saml_not_built() -> AppError {
-    AppError::NotImplemented(
-        "SAML connections are not built yet; create an OIDC connection (\"type\": \"oidc\")".into(),
-    )
-}
-
 /// Applies `input` to `row` and checks the result as a whole.
 async fn apply(
     scope: &OrgScope,
@@ -153,8 +190,28 @@ async fn apply(
     mut row: ConnectionRow,
     input: ConnectionInput,
 ) -> AppResult<ConnectionRow> {
-    if input.idp_metadata_xml.is_some() || input.allow_idp_initiated.is_some() {
-        return Err(saml_not_built());
+    let is_saml = row.kind == ConnectionKind::Saml.as_str();
+    let misplaced = if is_saml {
+        [
+            ("issuer", input.issuer.is_some()),
+            ("client_id", input.client_id.is_some()),
+            ("client_secret", input.client_secret.is_some()),
+            ("scopes", input.scopes.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(name, _)| format!("{name} is for OIDC connections; a SAML connection reads its IdP from idp_metadata_xml"))
+    } else {
+        [
+            ("idp_metadata_xml", input.idp_metadata_xml.is_some()),
+            ("allow_idp_initiated", input.allow_idp_initiated.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(name, _)| format!("{name} is for SAML connections"))
+    };
+    if let Some(detail) = misplaced {
+        return Err(AppError::invalid_value(detail));
     }
     if let Some(v) = &input.display_name {
         row.display_name = bounded("display_name", v, 200)?;
@@ -192,6 +249,15 @@ async fn apply(
             .as_str()
             .into();
     }
+    if is_saml {
+        apply_saml(&mut row, &input)?;
+    } else {
+        apply_oidc(&mut row, &input).await?;
+    }
+    Ok(row)
+}
+
+async fn apply_oidc(row: &mut ConnectionRow, input: &ConnectionInput) -> AppResult<()> {
     if let Some(v) = &input.issuer {
         row.issuer = oidc::check_issuer(v)?;
     }
@@ -227,7 +293,36 @@ async fn apply(
         // readable now and name the same issuer.
         oidc::discover(&row.issuer).await?;
     }
-    Ok(row)
+    Ok(())
+}
+
+fn apply_saml(row: &mut ConnectionRow, input: &ConnectionInput) -> AppResult<()> {
+    if let Some(xml) = &input.idp_metadata_xml {
+        let metadata = saml::parse_idp_metadata(xml).map_err(AppError::invalid_value)?;
+        let certificates: Vec<&str> = metadata
+            .certificates
+            .iter()
+            .map(|c| c.der_base64.as_str())
+            .collect();
+        row.issuer = metadata.entity_id;
+        row.saml_idp_sso_url = Some(metadata.sso_url);
+        row.saml_idp_certificates = Some(Value::from(certificates).to_string());
+        row.saml_idp_metadata_xml = Some(xml.clone());
+    }
+    if let Some(v) = input.allow_idp_initiated {
+        row.saml_allow_idp_initiated = v;
+    }
+    if row.saml_idp_metadata_xml.is_none() {
+        return Err(AppError::invalid_value(
+            "a SAML connection needs idp_metadata_xml (the IdP's metadata document)",
+        ));
+    }
+    if row.enabled && certificates_of(row).is_empty() {
+        return Err(AppError::invalid_value(
+            "a SAML connection cannot be enabled without a signing certificate: the IdP's metadata names none",
+        ));
+    }
+    Ok(())
 }
 
 /// The first enabled connection of an organisation turns SSO on (an admin
@@ -276,14 +371,29 @@ async fn enable_sso_on_first(
 }
 
 fn audit_summary(row: &ConnectionRow) -> Value {
-    json!({
+    let mut summary = json!({
         "type": row.kind,
         "display_name": row.display_name,
         "enabled": row.enabled,
         "issuer": row.issuer,
         "match_on": row.match_on,
         "jit": row.jit,
-    })
+    });
+    if row.kind == ConnectionKind::Saml.as_str() {
+        // A certificate rotation shows in the log as a change of fingerprints.
+        let fingerprints: Vec<String> = certificate_views(row)
+            .into_iter()
+            .map(|c| c.sha256_fingerprint)
+            .collect();
+        if let Some(s) = summary.as_object_mut() {
+            s.insert("idp_certificates".into(), json!(fingerprints));
+            s.insert(
+                "allow_idp_initiated".into(),
+                json!(row.saml_allow_idp_initiated),
+            );
+        }
+    }
+    summary
 }
 
 pub async fn create(
@@ -292,18 +402,14 @@ pub async fn create(
     input: ConnectionInput,
 ) -> AppResult<ConnectionView> {
     scope.require_admin()?;
-    match input.kind.as_deref() {
+    let kind = match input.kind.as_deref() {
         None => {
             return Err(AppError::invalid_value(
                 "type is required: \"oidc\" or \"saml\"",
             ));
         }
-        Some(k) => {
-            if ConnectionKind::parse(k).map_err(AppError::invalid_value)? == ConnectionKind::Saml {
-                return Err(saml_not_built());
-            }
-        }
-    }
+        Some(k) => ConnectionKind::parse(k).map_err(AppError::invalid_value)?,
+    };
     if input.display_name.is_none() {
         return Err(AppError::invalid_value("display_name is required"));
     }
@@ -311,7 +417,7 @@ pub async fn create(
     let blank = ConnectionRow {
         id: uuid::Uuid::new_v4().to_string(),
         org_id: scope.org_id.clone(),
-        kind: ConnectionKind::Oidc.as_str().into(),
+        kind: kind.as_str().into(),
         display_name: String::new(),
         enabled: false,
         match_on: MatchOn::ExternalUserId.as_str().into(),
@@ -322,7 +428,7 @@ pub async fn create(
         issuer: String::new(),
         oidc_client_id: None,
         oidc_client_secret: None,
-        oidc_scopes: Some("openid email profile".into()),
+        oidc_scopes: (kind == ConnectionKind::Oidc).then(|| "openid email profile".into()),
         saml_idp_metadata_xml: None,
         saml_idp_sso_url: None,
         saml_idp_certificates: None,

@@ -12,6 +12,7 @@ pub mod listing;
 pub mod mail;
 pub mod oidc;
 pub mod orgs;
+pub mod saml;
 pub mod search;
 pub mod signin;
 pub mod sso;

@@ -139,7 +139,7 @@ fn check_endpoint(issuer: &str, name: &str, endpoint: &str) -> Result<(), String
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Event};
 use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
-use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc};
+use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml};
 use crate::domain::linking::Match;
 use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
 use crate::domain::{AuthMode, secret};
@@ -157,27 +157,69 @@ pub async fn start(
         Ok(r) => r,
         Err(e) => return Ok(Err(refusal(400, "This sign-in link is not valid", e))),
     };
-    if ConnectionKind::parse(&connection.kind) != Ok(ConnectionKind::Oidc) {
-        return Ok(Err(inactive_link()));
-    }
+    let now = state.settings.clock.now();
+    let prepared = match ConnectionKind::parse(&connection.kind) {
+        Ok(ConnectionKind::Oidc) => prepare_oidc(state, &connection).await,
+        Ok(ConnectionKind::Saml) => prepare_saml(state, &connection, now),
+        Err(_) => return Ok(Err(inactive_link())),
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let browser = secret::generate("ssob");
+    let txn = state.db.begin().await?;
+    store::connections::purge_expired(&txn, now).await?;
+    store::connections::insert_request(
+        &txn,
+        store::connections::NewRequest {
+            state_hash: &secret::hash(&prepared.answer_key),
+            browser_hash: &browser.hash,
+            org_id: &connection.org_id,
+            connection_id: &connection.id,
+            nonce: prepared.nonce.as_deref(),
+            pkce_verifier: prepared.pkce_verifier.as_deref(),
+            return_to: &return_to,
+            now,
+            expires_at: now + REQUEST_TTL,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(Started {
+        redirect_to: prepared.redirect_to,
+        browser_secret: browser.secret,
+    }))
+}
+
+/// A sign-in request about to go to the IdP: where the browser goes, and
+/// what the answer will carry to find it again (the OIDC state, the SAML
+/// request ID), stored hashed.
+struct Prepared {
+    redirect_to: String,
+    answer_key: String,
+    nonce: Option<String>,
+    pkce_verifier: Option<String>,
+}
+
+async fn prepare_oidc(state: &AppState, connection: &ConnectionRow) -> Result<Prepared, Refusal> {
     let discovery = match oidc::discover_checked(&connection.issuer).await {
         Ok(d) => d,
         Err(e) => {
             log::warn!("connection {}: {e}", connection.id);
-            return Ok(Err(refusal(
+            return Err(refusal(
                 502,
                 "Your identity provider cannot be reached",
                 "scimlink could not read the identity provider's configuration. Try again in a moment; if it persists, tell your administrator.",
-            )));
+            ));
         }
     };
     // State, nonce and PKCE verifier: 256 random bits each.
     let state_value = secret::random_token();
-    let browser = secret::generate("ssob");
     let nonce = secret::random_token();
     let verifier = secret::random_token();
     let redirect_uri = connections::redirect_uri(&state.base_url, &connection.id);
-    let scopes = connections::scopes_of(&connection);
+    let scopes = connections::scopes_of(connection);
     let url = match oidc::authorize_url(
         &discovery,
         &oidc::AuthorizeRequest {
@@ -192,36 +234,41 @@ pub async fn start(
         Ok(u) => u,
         Err(e) => {
             log::warn!("connection {}: {e}", connection.id);
-            return Ok(Err(refusal(
-                502,
-                "Your identity provider is misconfigured",
-                e,
-            )));
+            return Err(refusal(502, "Your identity provider is misconfigured", e));
         }
     };
-    let now = state.settings.clock.now();
-    let txn = state.db.begin().await?;
-    store::connections::purge_expired(&txn, now).await?;
-    store::connections::insert_request(
-        &txn,
-        store::connections::NewRequest {
-            state_hash: &secret::hash(&state_value),
-            browser_hash: &browser.hash,
-            org_id: &connection.org_id,
-            connection_id: &connection.id,
-            nonce: Some(&nonce),
-            pkce_verifier: Some(&verifier),
-            return_to: &return_to,
-            now,
-            expires_at: now + REQUEST_TTL,
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Ok(Started {
+    Ok(Prepared {
         redirect_to: url,
-        browser_secret: browser.secret,
-    }))
+        answer_key: state_value,
+        nonce: Some(nonce),
+        pkce_verifier: Some(verifier),
+    })
+}
+
+fn prepare_saml(
+    state: &AppState,
+    connection: &ConnectionRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Prepared, Refusal> {
+    let request_id = saml::new_request_id();
+    let sso_url = connection.saml_idp_sso_url.as_deref().unwrap_or_default();
+    let url = saml::authn_request_url(
+        sso_url,
+        &saml::sp_entity_id(&state.base_url, &connection.id),
+        &saml::acs_url(&state.base_url, &connection.id),
+        &request_id,
+        now,
+    )
+    .map_err(|e| {
+        log::warn!("connection {}: {e}", connection.id);
+        refusal(502, "Your identity provider is misconfigured", e)
+    })?;
+    Ok(Prepared {
+        redirect_to: url,
+        answer_key: request_id,
+        nonce: None,
+        pkce_verifier: None,
+    })
 }
 
 fn sso_disabled() -> Refusal {
@@ -273,18 +320,37 @@ pub async fn oidc_callback(
     browser_secret: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<Outcome> {
-    let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
-        .await?
-        .filter(|c| c.enabled && c.kind == ConnectionKind::Oidc.as_str())
+    let Some(connection) = live_connection(state, connection_id, ConnectionKind::Oidc).await?
     else {
         return Ok(Outcome::Refused(inactive_link()));
     };
-    match check_oidc_answer(state, &connection, callback, browser_secret).await {
-        Ok((assertion, return_to)) => {
-            complete(state, &connection, assertion, return_to, meta).await
-        }
+    let checked = check_oidc_answer(state, &connection, callback, browser_secret).await;
+    finish(state, &connection, checked, meta).await
+}
+
+/// An enabled connection of this kind, the only kind an answer may reach.
+async fn live_connection(
+    state: &AppState,
+    connection_id: &str,
+    kind: ConnectionKind,
+) -> AppResult<Option<ConnectionRow>> {
+    Ok(store::connections::find_any(&state.db.read, connection_id)
+        .await?
+        .filter(|c| c.enabled && c.kind == kind.as_str()))
+}
+
+/// After the protocol's checks: the account decision, or the refusal
+/// recorded.
+async fn finish(
+    state: &AppState,
+    connection: &ConnectionRow,
+    checked: Result<(Assertion, String), Stop>,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    match checked {
+        Ok((assertion, return_to)) => complete(state, connection, assertion, return_to, meta).await,
         Err(Stop::Refused(reason, page)) => {
-            refuse(state, &connection, None, reason, None, page, meta).await
+            refuse(state, connection, None, reason, None, page, meta).await
         }
         Err(Stop::Broken(e)) => Err(e),
     }
@@ -296,6 +362,58 @@ fn start_again(why: &str) -> Refusal {
         "This sign-in cannot be finished",
         format!("{why}. Start the sign-in again."),
     )
+}
+
+/// Takes the pending request an answer names (the OIDC state, the SAML
+/// InResponseTo) before anything else is checked, so it answers once; then
+/// checks it is this connection's, still live, and this browser's.
+async fn take_pending(
+    state: &AppState,
+    connection: &ConnectionRow,
+    key: &str,
+    unknown_reason: &'static str,
+    browser_secret: Option<&str>,
+) -> Result<store::connections::RequestRow, Stop> {
+    let now = state.settings.clock.now();
+    // Taken before anything else is checked: a state answers once.
+    let request = {
+        let txn = state.db.begin().await?;
+        let request = store::connections::take_request(&txn, &secret::hash(key)).await?;
+        txn.commit().await?;
+        request
+    };
+    let request = match request {
+        Some(r) if r.connection_id == connection.id && now < r.expires_at => r,
+        Some(r) if r.connection_id != connection.id => {
+            return Err(stop(
+                unknown_reason,
+                start_again("The answer is for another connection"),
+            ));
+        }
+        Some(_) => {
+            return Err(stop(
+                "request_expired",
+                start_again("The sign-in took longer than 10 minutes"),
+            ));
+        }
+        None => {
+            return Err(stop(
+                unknown_reason,
+                start_again(
+                    "This answer does not belong to a sign-in started here, or it was used already",
+                ),
+            ));
+        }
+    };
+    let same_browser = browser_secret
+        .is_some_and(|b| secret::hashes_match(&secret::hash(b), &request.browser_hash));
+    if !same_browser {
+        return Err(stop(
+            "wrong_browser",
+            start_again("This sign-in was started in another browser"),
+        ));
+    }
+    Ok(request)
 }
 
 /// The OIDC checks, in order; the verified assertion and where to go after.
@@ -315,45 +433,14 @@ async fn check_oidc_answer(
                 start_again("The identity provider's answer has no state"),
             )
         })?;
-    let now = state.settings.clock.now();
-    // Taken before anything else is checked: a state answers once.
-    let request = {
-        let txn = state.db.begin().await?;
-        let request = store::connections::take_request(&txn, &secret::hash(state_value)).await?;
-        txn.commit().await?;
-        request
-    };
-    let request = match request {
-        Some(r) if r.connection_id == connection.id && now < r.expires_at => r,
-        Some(r) if r.connection_id != connection.id => {
-            return Err(stop(
-                "wrong_state",
-                start_again("The answer is for another connection"),
-            ));
-        }
-        Some(_) => {
-            return Err(stop(
-                "request_expired",
-                start_again("The sign-in took longer than 10 minutes"),
-            ));
-        }
-        None => {
-            return Err(stop(
-                "wrong_state",
-                start_again(
-                    "This answer does not belong to a sign-in started here, or it was used already",
-                ),
-            ));
-        }
-    };
-    let same_browser = browser_secret
-        .is_some_and(|b| secret::hashes_match(&secret::hash(b), &request.browser_hash));
-    if !same_browser {
-        return Err(stop(
-            "wrong_browser",
-            start_again("This sign-in was started in another browser"),
-        ));
-    }
+    let request = take_pending(
+        state,
+        connection,
+        state_value,
+        "wrong_state",
+        browser_secret,
+    )
+    .await?;
     let discovery = oidc::discover_checked(&connection.issuer)
         .await
         .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
@@ -431,6 +518,184 @@ async fn check_oidc_answer(
         claims: claims.clone(),
     };
     Ok((assertion, request.return_to))
+}
+
+/// `GET /sso/saml/{id}/metadata`: scimlink's SP metadata for a SAML
+/// connection, enabled or not (an admin gives it to the IdP before turning
+/// the connection on). `None`: no such SAML connection.
+pub async fn saml_metadata(state: &AppState, connection_id: &str) -> AppResult<Option<String>> {
+    let connection = store::connections::find_any(&state.db.read, connection_id)
+        .await?
+        .filter(|c| c.kind == ConnectionKind::Saml.as_str());
+    Ok(connection.map(|c| {
+        saml::sp_metadata_xml(
+            &saml::sp_entity_id(&state.base_url, &c.id),
+            &saml::acs_url(&state.base_url, &c.id),
+        )
+    }))
+}
+
+/// The form of `POST /sso/saml/{id}/acs` (HTTP-POST binding).
+#[derive(Debug, Default)]
+pub struct SamlPost {
+    pub saml_response: Option<String>,
+    pub relay_state: Option<String>,
+}
+
+/// `POST /sso/saml/{id}/acs`: every check, then `complete`.
+pub async fn saml_acs(
+    state: &AppState,
+    connection_id: &str,
+    post: SamlPost,
+    browser_secret: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let Some(connection) = live_connection(state, connection_id, ConnectionKind::Saml).await?
+    else {
+        return Ok(Outcome::Refused(inactive_link()));
+    };
+    let checked = check_saml_answer(state, &connection, post, browser_secret).await;
+    finish(state, &connection, checked, meta).await
+}
+
+/// The SAML checks, in order; the verified assertion and where to go after.
+async fn check_saml_answer(
+    state: &AppState,
+    connection: &ConnectionRow,
+    post: SamlPost,
+    browser_secret: Option<&str>,
+) -> Result<(Assertion, String), Stop> {
+    let malformed = |detail: String| stop("response_malformed", protocol_failure(detail));
+    let encoded: String = post
+        .saml_response
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if encoded.is_empty() {
+        return Err(malformed("the post has no SAMLResponse".into()));
+    }
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &encoded)
+        .map_err(|e| malformed(format!("SAMLResponse is not base64: {e}")))?;
+    if decoded.len() > saml::MAX_XML_BYTES {
+        return Err(malformed(format!(
+            "the response is larger than {} bytes",
+            saml::MAX_XML_BYTES
+        )));
+    }
+    let xml =
+        String::from_utf8(decoded).map_err(|_| malformed("the response is not UTF-8".into()))?;
+    let survey = saml::survey(&xml).map_err(malformed)?;
+    let (request_id, return_to) = match survey.in_response_to.as_deref() {
+        Some(id) => {
+            if id.is_empty() || id.len() > 256 {
+                return Err(stop(
+                    "unknown_in_response_to",
+                    start_again("This answer does not belong to a sign-in started here"),
+                ));
+            }
+            let request = take_pending(
+                state,
+                connection,
+                id,
+                "unknown_in_response_to",
+                browser_secret,
+            )
+            .await?;
+            (Some(id.to_string()), request.return_to)
+        }
+        None if connection.saml_allow_idp_initiated => {
+            // Unsolicited: RelayState, where IdPs put the place to land, is
+            // taken only as a path on this server.
+            let return_to =
+                safe_return_to(post.relay_state.as_deref()).unwrap_or_else(|_| "/".into());
+            (None, return_to)
+        }
+        None => {
+            return Err(stop(
+                "idp_initiated_refused",
+                refusal(
+                    403,
+                    "Start the sign-in from your organisation's sign-in page",
+                    "This connection accepts only sign-ins started at scimlink, not from the identity provider's dashboard. Start from your organisation's sign-in page.",
+                ),
+            ));
+        }
+    };
+    let now = state.settings.clock.now();
+    let sp_entity_id = saml::sp_entity_id(&state.base_url, &connection.id);
+    let acs_url = saml::acs_url(&state.base_url, &connection.id);
+    let verified = saml::verify_response(
+        &xml,
+        &survey,
+        &saml::Expected {
+            idp_metadata_xml: connection
+                .saml_idp_metadata_xml
+                .as_deref()
+                .unwrap_or_default(),
+            sp_entity_id: &sp_entity_id,
+            acs_url: &acs_url,
+            request_id: request_id.as_deref(),
+            now,
+            skew_seconds: state.settings.sso_clock_skew_seconds,
+        },
+    )
+    .map_err(|r| stop(r.reason, protocol_failure(r.detail)))?;
+    // The replay cache: an assertion signs someone in once.
+    store::connections::purge_expired_assertions(&state.db.write, now).await?;
+    let first_time = store::connections::remember_assertion(
+        &state.db.write,
+        &connection.id,
+        &secret::hash(&verified.assertion_id),
+        now,
+        verified.remember_until,
+    )
+    .await?;
+    if !first_time {
+        return Err(stop(
+            "replayed",
+            protocol_failure(format!(
+                "assertion {:?} was accepted before",
+                verified.assertion_id.chars().take(100).collect::<String>()
+            )),
+        ));
+    }
+    let attributes: Map<String, Value> = verified
+        .attributes
+        .iter()
+        .map(|(name, values)| (name.clone(), json!(values)))
+        .collect();
+    let assertion = Assertion {
+        issuer: connection.issuer.clone(),
+        subject: verified.name_id.clone(),
+        email: verified.email(),
+        display_name: verified.attribute(&[
+            "displayName",
+            "name",
+            "http://schemas.microsoft.com/identity/claims/displayname",
+        ]),
+        given_name: verified.attribute(&[
+            "firstName",
+            "givenName",
+            "given_name",
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+            "urn:oid:2.5.4.42",
+        ]),
+        family_name: verified.attribute(&[
+            "lastName",
+            "surname",
+            "sn",
+            "family_name",
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+            "urn:oid:2.5.4.4",
+        ]),
+        claims: json!({
+            "name_id": verified.name_id,
+            "name_id_format": verified.name_id_format,
+            "attributes": attributes,
+        }),
+    };
+    Ok((assertion, return_to))
 }
 
 /// The value the connection's rule compares, or why there is none.

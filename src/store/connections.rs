@@ -1,7 +1,7 @@
 //! SSO connections and the sign-in requests waiting on them.
 
 use chrono::{DateTime, Utc};
-use entity::{sso_connection, sso_request};
+use entity::{saml_assertion_id, sso_connection, sso_request};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -132,6 +132,44 @@ pub async fn take_request(
 pub async fn purge_expired(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
     let result = sso_request::Entity::delete_many()
         .filter(sso_request::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Records that `connection_id` accepted the assertion whose ID hashes to
+/// `assertion_id_hash`. `false`: it had been accepted already (a replay);
+/// the unique index decides, so two racing posts cannot both pass.
+pub async fn remember_assertion(
+    conn: &impl ConnectionTrait,
+    connection_id: &str,
+    assertion_id_hash: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let inserted = saml_assertion_id::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        connection_id: Set(connection_id.to_string()),
+        assertion_id_hash: Set(assertion_id_hash.to_string()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+    }
+    .insert(conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Forgets assertion IDs that could not be accepted any more anyway.
+pub async fn purge_expired_assertions(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let result = saml_assertion_id::Entity::delete_many()
+        .filter(saml_assertion_id::Column::ExpiresAt.lt(now))
         .exec(conn)
         .await?;
     Ok(result.rows_affected)

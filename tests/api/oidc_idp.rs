@@ -13,13 +13,13 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::TestApp;
 
-fn idp_dir() -> String {
+pub(crate) fn idp_dir() -> String {
     format!("{}/tests/idp", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs the installer once per test process (parallel `npm install`s in one
 /// folder would trip over each other).
-fn install() {
+pub(crate) fn install() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let status = std::process::Command::new(format!("{}/setup.sh", idp_dir()))
@@ -27,6 +27,43 @@ fn install() {
             .expect("run tests/idp/setup.sh");
         assert!(status.success(), "tests/idp/setup.sh failed");
     });
+}
+
+/// Installs the test IdPs (once), starts one, passes on what it says on
+/// stderr (but lines starting with `quiet`), and returns it with the JSON
+/// line it prints first (where it listens). It dies with the test: its
+/// stdin is a pipe it watches, and the child is killed on drop.
+pub(crate) async fn spawn_idp(
+    mut command: Command,
+    name: &'static str,
+    quiet: Option<&'static str>,
+) -> (Child, Value) {
+    tokio::task::spawn_blocking(install).await.expect("install");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let stderr = child.stderr.take().expect("stderr");
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if !quiet.is_some_and(|q| line.starts_with(q)) {
+                eprintln!("{name}: {line}");
+            }
+        }
+    });
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .unwrap_or_else(|e| panic!("{name}'s first line: {e}"));
+    let started = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("{name}'s first line {line:?} is not JSON: {e}"));
+    (child, started)
 }
 
 pub struct OidcIdp {
@@ -37,33 +74,12 @@ pub struct OidcIdp {
 
 impl OidcIdp {
     pub async fn start() -> OidcIdp {
-        tokio::task::spawn_blocking(install).await.expect("install");
-        let mut child = Command::new("node")
-            .arg(format!("{}/oidc-provider.mjs", idp_dir()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start node");
+        let mut command = Command::new("node");
+        command.arg(format!("{}/oidc-provider.mjs", idp_dir()));
         // The provider's own warnings (the Node version, its in-memory
-        // store) are noise here; anything else it says is passed on.
-        let stderr = child.stderr.take().expect("stderr");
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if !line.starts_with("oidc-provider WARNING") {
-                    eprintln!("oidc-provider: {line}");
-                }
-            }
-        });
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .await
-            .expect("the provider's first line");
-        let started: Value = serde_json::from_str(&line).expect("a JSON line with the issuer");
+        // store) are noise here.
+        let (child, started) =
+            spawn_idp(command, "oidc-provider", Some("oidc-provider WARNING")).await;
         OidcIdp {
             issuer: started["issuer"].as_str().expect("issuer").to_string(),
             http: reqwest::Client::new(),
@@ -162,17 +178,21 @@ pub async fn connect_many(app: &TestApp, idp: &OidcIdp, specs: &[(&str, Value)])
             .and_then(Value::as_bool)
             .unwrap_or(true);
         let id = created["id"].as_str().expect("id");
-        let (status, body) = app
-            .admin(
-                Method::PATCH,
-                &format!("/api/v1/connections/{id}"),
-                Some(&json!({"enabled": on})),
-            )
-            .await;
+        let (status, body) = patch_connection(app, id, &json!({"enabled": on})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         enabled.push(body);
     }
     enabled
+}
+
+/// `PATCH /api/v1/connections/{id}` as the organisation's admin.
+pub async fn patch_connection(app: &TestApp, id: &str, body: &Value) -> (StatusCode, Value) {
+    app.admin(
+        Method::PATCH,
+        &format!("/api/v1/connections/{id}"),
+        Some(body),
+    )
+    .await
 }
 
 /// What a test changes on the way, as an attacker or a broken network would.
@@ -196,7 +216,7 @@ pub struct Browser {
     callback: std::sync::Mutex<Option<String>>,
 }
 
-fn location(response: &reqwest::Response, base: &str) -> String {
+pub(crate) fn location(response: &reqwest::Response, base: &str) -> String {
     let raw = response
         .headers()
         .get("location")

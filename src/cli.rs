@@ -90,9 +90,27 @@ pub struct ServeArgs {
     pub mail_from: String,
 }
 
+/// Where a printed one-time link points, and how long it lasts.
+#[derive(Debug, Args)]
+pub struct ResetLinkArgs {
+    /// Base URL people reach the server at, for the one-time link.
+    #[arg(
+        long,
+        env = "SCIMLINK_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    /// How long the one-time link stays valid, in seconds.
+    #[arg(long, env = "SCIMLINK_RESET_LINK_TTL", default_value_t = 24 * 3600)]
+    pub reset_link_ttl: u64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
-    /// Create an organisation (with its `default` workspace).
+    /// Create an organisation (with its `default` workspace). With
+    /// --owner-email it also gets its first administrator: a break-glass
+    /// password account with the organisation role `admin`, and a one-time
+    /// link, printed here, to set its password and sign in to /admin.
     Create {
         /// URL-safe identifier: lower-case letters, digits and hyphens.
         #[arg(long)]
@@ -100,6 +118,11 @@ pub enum OrgCommand {
         /// Display name (default: the slug).
         #[arg(long)]
         name: Option<String>,
+        /// The owner's email (also their user name).
+        #[arg(long)]
+        owner_email: Option<String>,
+        #[command(flatten)]
+        link: ResetLinkArgs,
     },
     /// List organisations.
     List,
@@ -172,15 +195,7 @@ pub enum AccountCommand {
         /// May sign in with a password even when the organisation requires SSO.
         #[arg(long)]
         break_glass: bool,
-        /// Base URL people reach the server at, for the reset link.
-        #[arg(
-            long,
-            env = "SCIMLINK_PUBLIC_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        public_url: String,
-        /// How long the reset link stays valid, in seconds.
-        #[arg(long, env = "SCIMLINK_RESET_LINK_TTL", default_value_t = 24 * 3600)]
-        reset_link_ttl: u64,
+        #[command(flatten)]
+        link: ResetLinkArgs,
     },
 }

@@ -3,7 +3,8 @@
 use clap::Parser;
 
 use scimlink::cli::{
-    AccountCommand, AdminTokenCommand, Cli, Command, OrgCommand, ScimTokenCommand, ServeArgs,
+    AccountCommand, AdminTokenCommand, Cli, Command, OrgCommand, ResetLinkArgs, ScimTokenCommand,
+    ServeArgs,
 };
 use scimlink::domain::{AdminRole, OrgSlug};
 use scimlink::service;
@@ -42,14 +43,45 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Org(OrgCommand::Create { slug, name }) => {
+        Command::Org(OrgCommand::Create {
+            slug,
+            name,
+            owner_email,
+            link,
+        }) => {
             let db = open(&cli.database_url).await?;
             let slug = OrgSlug::parse(&slug)?;
+            // Checked first, so a bad email leaves no organisation without its owner.
+            if let Some(email) = owner_email.as_deref()
+                && !scimlink::domain::linking::is_email(email.trim())
+            {
+                return Err(format!("--owner-email {email:?} is not an email address"));
+            }
             let name = name.unwrap_or_else(|| slug.to_string());
             let org = service::orgs::create(&db, &slug, &name)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{}\t{}\t{}", org.id, org.slug, org.name);
+            if let Some(email) = owner_email {
+                let state = cli_state(db, cli.database_url.clone(), &link);
+                let org = service::orgs::find(&state.db, &org.slug)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let owner = service::accounts::create_owner(&state, &org, &email)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "created owner {} ({}), organisation role admin, break-glass",
+                    owner.account.id, owner.account.user_name
+                );
+                if let Some(reset) = owner.reset {
+                    println!(
+                        "Set the owner's password with this one-time link (valid until {}), then sign in at {}/admin:",
+                        reset.expires_at, state.base_url
+                    );
+                    println!("{}", reset.reset_url);
+                }
+            }
             Ok(())
         }
         Command::Org(OrgCommand::List) => {
@@ -105,6 +137,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("revoked {} ({})", token.id, token.label);
             Ok(())
         }
+    }
+}
+
+/// What a command that prints a one-time link acts with.
+fn cli_state(db: Db, database_url: String, link: &ResetLinkArgs) -> service::AppState {
+    let mut settings = Settings::new(database_url);
+    settings.reset_link_ttl_seconds = link.reset_link_ttl;
+    service::AppState {
+        db,
+        settings: std::sync::Arc::new(settings),
+        base_url: link.public_url.trim_end_matches('/').to_string(),
     }
 }
 
@@ -199,19 +242,12 @@ async fn account(database_url: &str, command: AccountCommand) -> Result<(), Stri
             email,
             display_name,
             break_glass,
-            public_url,
-            reset_link_ttl,
+            link,
         } => {
             let org = service::orgs::find(&db, &org)
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut settings = Settings::new(database_url);
-            settings.reset_link_ttl_seconds = reset_link_ttl;
-            let state = service::AppState {
-                db,
-                settings: std::sync::Arc::new(settings),
-                base_url: public_url.trim_end_matches('/').to_string(),
-            };
+            let state = cli_state(db, database_url.to_string(), &link);
             let created = service::accounts::create_from_cli(
                 &state,
                 &org,

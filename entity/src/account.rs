@@ -33,6 +33,8 @@ pub struct Model {
     pub source: String,
     /// The last SSO sign-in.
     pub last_sign_in_at: Option<DateTimeUtc>,
+    /// `none`, `support` or `admin`: who may use the dashboard.
+    pub org_role: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261122_000003_create_sign_in;
 mod m20261122_000004_partial_member_group_index;
 mod m20261122_000005_create_sso_connections;
 mod m20261122_000006_create_saml_assertion_ids;
+mod m20261122_000007_account_org_role;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_partial_member_group_index::Migration),
             Box::new(m20261122_000005_create_sso_connections::Migration),
             Box::new(m20261122_000006_create_saml_assertion_ids::Migration),
+            Box::new(m20261122_000007_account_org_role::Migration),
         ]
     }
 }

@@ -93,6 +93,46 @@ impl AdminRole {
     }
 }
 
+/// An account's role in its organisation: `admin` and `support` people use
+/// the dashboard with the powers of an admin or support token; `none`
+/// (everyone else) does not reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgRole {
+    None,
+    Support,
+    Admin,
+}
+
+impl OrgRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgRole::None => "none",
+            OrgRole::Support => "support",
+            OrgRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "none" => Ok(OrgRole::None),
+            "support" => Ok(OrgRole::Support),
+            "admin" => Ok(OrgRole::Admin),
+            other => Err(format!(
+                "org_role must be \"none\", \"support\" or \"admin\", not {other:?}"
+            )),
+        }
+    }
+
+    /// The dashboard powers of this role, if any.
+    pub fn staff(self) -> Option<AdminRole> {
+        match self {
+            OrgRole::None => None,
+            OrgRole::Support => Some(AdminRole::Support),
+            OrgRole::Admin => Some(AdminRole::Admin),
+        }
+    }
+}
+
 /// An account's role in a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkspaceRole {

@@ -8,10 +8,10 @@ use actix_web::web::{Data, Path};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{AdminAuth, ApiQuery, ScimBody};
-use crate::domain::AuthMode;
+use crate::domain::{AuthMode, OrgRole};
 use crate::error::{ApiResult, AppError};
 use crate::service::{
-    AppState, accounts, audit, connections, linking, mail, orgs, tokens, workspaces,
+    AppState, accounts, audit, connections, linking, mail, orgs, sessions, tokens, workspaces,
 };
 
 fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
@@ -153,6 +153,23 @@ pub async fn admin_accounts_break_glass_set(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RoleBody {
+    role: String,
+}
+
+pub async fn admin_accounts_org_role_set(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    let RoleBody { role } = body.parse().await?;
+    let role = OrgRole::parse(&role).map_err(AppError::invalid_value)?;
+    ok(&accounts::set_org_role(&state, &scope, &id, role).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ValueBody {
     /// Present and `null` resets to the default; absent is a 400.
     #[serde(default, with = "accounts::double_option")]
@@ -215,6 +232,31 @@ pub async fn admin_identities_delete(
     let (id, link_id) = path.into_inner();
     linking::delete(&state, &scope, &id, &link_id).await?;
     no_content()
+}
+
+pub async fn admin_sessions_list(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&sessions::list(&state, &scope, &id).await?)
+}
+
+pub async fn admin_sessions_end_all(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&sessions::end(&state, &scope, &id, None).await?)
+}
+
+pub async fn admin_sessions_end(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    path: Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, session_id) = path.into_inner();
+    ok(&sessions::end(&state, &scope, &id, Some(&session_id)).await?)
 }
 
 pub async fn admin_workspaces_list(

@@ -1,6 +1,6 @@
 //! Server-rendered pages (the sign-in page and what a sign-in says when it
-//! is refused): every value escaped, no script, a strict
-//! Content-Security-Policy, never framed.
+//! is refused): every value escaped, no script, the dashboard's stylesheet
+//! and nothing inline under a strict Content-Security-Policy, never framed.
 
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
@@ -26,28 +26,26 @@ pub fn query_value(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1d1d1f}\
-h1{font-size:1.4rem}a.button,button{display:block;width:100%;box-sizing:border-box;margin:.5rem 0;padding:.7rem;border:1px solid #0a58ca;border-radius:.4rem;background:#0d6efd;color:#fff;text-align:center;text-decoration:none;font-size:1rem;cursor:pointer}\
-label{display:block;margin-top:.8rem}input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #888;border-radius:.4rem}\
-.note{color:#555;font-size:.9rem}hr{margin:1.5rem 0;border:0;border-top:1px solid #ddd}";
-
 /// A whole page. `body` is trusted HTML built with `escape`.
 pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/admin/static/app.css\"></head>\
+         <body class=\"narrow\"><main>{body}</main></body></html>",
         title = escape(title),
     );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            // The one style block is the page's own; no script at all.
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            // The dashboard's stylesheet; no script at all.
+            "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // `same-origin`, not `no-referrer`, which makes Chromium post forms
+        // with `Origin: null` (refused by the origin check).
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(html)
 }

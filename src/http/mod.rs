@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bulk;
+pub mod dashboard;
 pub mod discovery;
 pub mod extract;
 pub mod groups;
@@ -159,10 +160,24 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::PUT, "/api/v1/accounts/{id}/break-glass", || {
             web::route().to(admin::admin_accounts_break_glass_set)
         }),
+        r(Method::PUT, "/api/v1/accounts/{id}/org-role", || {
+            web::route().to(admin::admin_accounts_org_role_set)
+        }),
         r(
             Method::PUT,
             "/api/v1/accounts/{id}/external-user-id",
             || web::route().to(admin::admin_accounts_external_user_id_set),
+        ),
+        r(Method::GET, "/api/v1/accounts/{id}/sessions", || {
+            web::route().to(admin::admin_sessions_list)
+        }),
+        r(Method::DELETE, "/api/v1/accounts/{id}/sessions", || {
+            web::route().to(admin::admin_sessions_end_all)
+        }),
+        r(
+            Method::DELETE,
+            "/api/v1/accounts/{id}/sessions/{session_id}",
+            || web::route().to(admin::admin_sessions_end),
         ),
         r(Method::GET, "/api/v1/accounts/{id}/identities", || {
             web::route().to(admin::admin_identities_list)
@@ -255,6 +270,125 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::POST, "/sso/saml/{id}/acs", || {
             web::route().to(sso::saml_acs)
+        }),
+        r(Method::GET, "/", || web::route().to(dashboard::home)),
+        r(Method::POST, "/sign-out", || {
+            web::route().to(dashboard::sign_out)
+        }),
+        r(Method::GET, "/reset-password", || {
+            web::route().to(dashboard::reset_password_page)
+        }),
+        r(Method::POST, "/reset-password", || {
+            web::route().to(dashboard::reset_password)
+        }),
+        r(Method::GET, "/admin", || {
+            web::route().to(dashboard::admin_root)
+        }),
+        r(Method::GET, "/admin/static/{name}", || {
+            web::route().to(dashboard::asset)
+        }),
+        r(Method::GET, "/admin/sign-in", || {
+            web::route().to(dashboard::admin_sign_in)
+        }),
+        r(Method::GET, "/admin/users", || {
+            web::route().to(dashboard::users)
+        }),
+        r(Method::POST, "/admin/users", || {
+            web::route().to(dashboard::user_create)
+        }),
+        r(Method::GET, "/admin/users/new", || {
+            web::route().to(dashboard::user_new)
+        }),
+        r(Method::GET, "/admin/users/{id}", || {
+            web::route().to(dashboard::user_show)
+        }),
+        r(Method::GET, "/admin/users/{id}/auth-mode", || {
+            web::route().to(dashboard::auth_mode_confirm)
+        }),
+        r(Method::POST, "/admin/users/{id}/auth-mode", || {
+            web::route().to(dashboard::auth_mode_set)
+        }),
+        r(Method::POST, "/admin/users/{id}/reset-link", || {
+            web::route().to(dashboard::reset_link)
+        }),
+        r(Method::POST, "/admin/users/{id}/break-glass", || {
+            web::route().to(dashboard::break_glass)
+        }),
+        r(Method::POST, "/admin/users/{id}/org-role", || {
+            web::route().to(dashboard::org_role)
+        }),
+        r(Method::POST, "/admin/users/{id}/external-user-id", || {
+            web::route().to(dashboard::external_user_id)
+        }),
+        r(Method::POST, "/admin/users/{id}/sessions/end", || {
+            web::route().to(dashboard::sessions_end)
+        }),
+        r(
+            Method::POST,
+            "/admin/users/{id}/identities/{link_id}/unlink",
+            || web::route().to(dashboard::unlink),
+        ),
+        r(Method::POST, "/admin/users/{id}/delete", || {
+            web::route().to(dashboard::user_delete)
+        }),
+        r(Method::GET, "/admin/workspaces", || {
+            web::route().to(dashboard::workspaces_list)
+        }),
+        r(Method::POST, "/admin/workspaces", || {
+            web::route().to(dashboard::workspace_create)
+        }),
+        r(Method::GET, "/admin/workspaces/{id}", || {
+            web::route().to(dashboard::workspace_show)
+        }),
+        r(Method::POST, "/admin/workspaces/{id}/members", || {
+            web::route().to(dashboard::workspace_member_set)
+        }),
+        r(
+            Method::POST,
+            "/admin/workspaces/{id}/members/{account_id}/remove",
+            || web::route().to(dashboard::workspace_member_remove),
+        ),
+        r(Method::GET, "/admin/audit", || {
+            web::route().to(dashboard::audit_log)
+        }),
+        r(Method::GET, "/admin/connections", || {
+            web::route().to(dashboard::connections_list)
+        }),
+        r(Method::POST, "/admin/connections", || {
+            web::route().to(dashboard::connection_create)
+        }),
+        r(Method::GET, "/admin/connections/new", || {
+            web::route().to(dashboard::connection_new)
+        }),
+        r(Method::GET, "/admin/connections/{id}", || {
+            web::route().to(dashboard::connection_show)
+        }),
+        r(Method::POST, "/admin/connections/{id}", || {
+            web::route().to(dashboard::connection_update)
+        }),
+        r(Method::POST, "/admin/connections/{id}/delete", || {
+            web::route().to(dashboard::connection_delete)
+        }),
+        r(Method::GET, "/admin/organisation", || {
+            web::route().to(dashboard::organisation)
+        }),
+        r(Method::POST, "/admin/organisation", || {
+            web::route().to(dashboard::organisation_save)
+        }),
+        r(Method::GET, "/admin/organisation/require-sso", || {
+            web::route().to(dashboard::require_sso_preview)
+        }),
+        r(Method::POST, "/admin/organisation/require-sso", || {
+            web::route().to(dashboard::require_sso_set)
+        }),
+        r(Method::GET, "/admin/scim-tokens", || {
+            web::route().to(dashboard::scim_tokens)
+        }),
+        r(Method::POST, "/admin/scim-tokens", || {
+            web::route().to(dashboard::scim_token_create)
+        }),
+        r(Method::POST, "/admin/scim-tokens/{id}/revoke", || {
+            web::route().to(dashboard::scim_token_revoke)
         }),
         r(Method::POST, "/auth/password/login", || {
             web::route().to(auth::auth_password_login)

@@ -51,7 +51,7 @@ fn forget_browser(state: &AppState, response: &mut HttpResponse) {
     let _ = response.add_cookie(&gone);
 }
 
-fn is_form(req: &HttpRequest) -> bool {
+pub(super) fn is_form(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -214,13 +214,14 @@ pub async fn login_page(
 
 /// Whether a form post comes from this server's own pages (login CSRF):
 /// a browser sends `Origin` with every POST; a different one is refused.
-fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
-    match req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    {
+/// `Origin: null` (a privacy setting, or a page whose referrer policy hides
+/// it) counts as ours only when the browser's own `Sec-Fetch-Site`, which no
+/// page can set, says the post is same-origin.
+pub(super) fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
+    let header_text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match header_text("origin") {
         None => true,
+        Some("null") => header_text("sec-fetch-site") == Some("same-origin"),
         Some(origin) => {
             let ours = url::Url::parse(base_url)
                 .ok()

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Event, page_limit};
 use super::users::{self, CreateOptions};
 use super::{AppState, OrgScope, mail};
-use crate::domain::{AuthMode, secret};
+use crate::domain::{AuthMode, OrgRole, secret};
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::{format_datetime, normalize};
 use crate::scim::schema::USER_RESOURCE_TYPE;
@@ -37,9 +37,13 @@ pub struct AccountView {
     pub auth_mode: String,
     pub has_password: bool,
     pub break_glass: bool,
+    /// `none`, `support` or `admin`: who may use the dashboard.
+    pub org_role: String,
     pub external_user_id: String,
     pub external_user_id_source: &'static str,
     pub source: String,
+    /// The last SSO sign-in, if any.
+    pub last_sign_in_at: Option<String>,
     pub workspaces: Vec<WorkspaceRoleView>,
     pub created_at: String,
     pub updated_at: String,
@@ -72,6 +76,7 @@ async fn views(
                 external_user_id,
                 external_user_id_source: source.as_str(),
                 has_password: row.password_hash.is_some(),
+                last_sign_in_at: row.last_sign_in_at.map(format_datetime),
                 created_at: format_datetime(row.created_at),
                 updated_at: format_datetime(row.updated_at),
                 id: row.id,
@@ -81,6 +86,7 @@ async fn views(
                 active: row.active,
                 auth_mode: row.auth_mode,
                 break_glass: row.break_glass,
+                org_role: row.org_role,
                 source: row.source,
             }
         })
@@ -101,6 +107,11 @@ pub struct AccountQuery {
     pub query: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<u64>,
+    /// `sso` or `password`.
+    pub auth_mode: Option<String>,
+    pub active: Option<bool>,
+    /// `scim` (provisioned by an identity provider) or `other`.
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,10 +143,34 @@ pub async fn list(
         Some(c) => Some(decode_cursor(c)?),
         None => None,
     };
+    let auth_mode = match query.auth_mode.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) => Some(
+            AuthMode::parse(m)
+                .map_err(AppError::invalid_value)?
+                .as_str(),
+        ),
+        None => None,
+    };
+    let scim_managed = match query.managed_by.as_deref().filter(|m| !m.is_empty()) {
+        None => None,
+        Some("scim") => Some(true),
+        Some("other") => Some(false),
+        Some(other) => {
+            return Err(AppError::invalid_value(format!(
+                "managed_by must be \"scim\" or \"other\", not {other:?}"
+            )));
+        }
+    };
+    let filter = store::accounts::ListFilter {
+        query: query.query.as_deref(),
+        auth_mode,
+        active: query.active,
+        scim_managed,
+    };
     let mut rows = store::accounts::list(
         &state.db.read,
         &scope.org_id,
-        query.query.as_deref(),
+        filter,
         after.as_ref().map(|(n, i)| (n.as_str(), i.as_str())),
         limit + 1,
     )
@@ -243,6 +278,35 @@ pub async fn create_from_cli(
         None
     };
     Ok(CliCreated { account, reset })
+}
+
+/// `scimlink org create --owner-email`: the organisation's first
+/// administrator, a break-glass password account with the role `admin`,
+/// and the one-time link that sets its password.
+pub async fn create_owner(
+    state: &AppState,
+    org: &store::orgs::OrgRow,
+    email: &str,
+) -> AppResult<CliCreated> {
+    let created = create_from_cli(
+        state,
+        org,
+        NewAccountInput {
+            user_name: email.trim().to_string(),
+            display_name: None,
+            email: Some(email.trim().to_string()),
+            active: None,
+            break_glass: true,
+            external_user_id: None,
+        },
+    )
+    .await?;
+    let scope = OrgScope::new(&org.id, super::Actor::Cli, &Default::default());
+    let account = set_org_role(state, &scope, &created.account.id, OrgRole::Admin).await?;
+    Ok(CliCreated {
+        account,
+        reset: created.reset,
+    })
 }
 
 /// `PATCH /api/v1/accounts/{id}`: `null` clears display name or email.
@@ -618,6 +682,39 @@ pub async fn set_break_glass(
                 "switched_to_sso": switch,
                 "sessions_ended": sessions_ended,
             }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    view(state, scope, id).await
+}
+
+/// `PUT /api/v1/accounts/{id}/org-role` (admin only): who may use the
+/// dashboard, and with which powers.
+pub async fn set_org_role(
+    state: &AppState,
+    scope: &OrgScope,
+    id: &str,
+    role: OrgRole,
+) -> AppResult<AccountView> {
+    scope.require_admin()?;
+    let now = state.settings.clock.now();
+    let txn = state.db.begin().await?;
+    let current = find_locked(&txn, scope, id).await?;
+    if current.org_role == role.as_str() {
+        drop(txn);
+        return view(state, scope, id).await;
+    }
+    store::accounts::set_org_role(&txn, &scope.org_id, id, role.as_str()).await?;
+    audit::record(
+        &txn,
+        scope,
+        now,
+        Event {
+            action: "account.org_role_changed",
+            target_type: "account",
+            target_id: Some(id),
+            summary: json!({"from": current.org_role, "to": role.as_str()}),
         },
     )
     .await?;

@@ -96,6 +96,23 @@ pub struct EventQuery {
     pub action: Option<String>,
     pub target_id: Option<String>,
     pub actor: Option<String>,
+    /// RFC 3339; events at or after it.
+    pub since: Option<String>,
+    /// RFC 3339; events before it.
+    pub until: Option<String>,
+}
+
+fn time_bound(name: &str, raw: Option<&str>) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) => chrono::DateTime::parse_from_rfc3339(r)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| {
+                AppError::invalid_value(format!(
+                    "{name} must be an RFC 3339 time such as 2026-11-22T09:00:00Z, not {r:?}"
+                ))
+            }),
+    }
 }
 
 pub const MAX_EVENTS_PAGE: u64 = 500;
@@ -109,7 +126,11 @@ pub async fn list(state: &AppState, scope: &OrgScope, query: EventQuery) -> AppR
             AppError::invalid_value(format!("cursor {c:?} is not one this API handed out"))
         })?),
     };
+    let since = time_bound("since", query.since.as_deref())?;
+    let until = time_bound("until", query.until.as_deref())?;
     let filter = store::audit::EventFilter {
+        since,
+        until,
         action: query.action.filter(|a| !a.is_empty()),
         target_id: query.target_id.filter(|a| !a.is_empty()),
         actor_id: query.actor.filter(|a| !a.is_empty()),

@@ -14,8 +14,10 @@ pub mod oidc;
 pub mod orgs;
 pub mod saml;
 pub mod search;
+pub mod sessions;
 pub mod signin;
 pub mod sso;
+pub mod staff;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
@@ -49,6 +51,12 @@ pub enum Actor {
     },
     /// A signed-in (or signing-in) person.
     Account { id: String },
+    /// A signed-in person using the dashboard with their organisation role.
+    Staff {
+        id: String,
+        user_name: String,
+        role: AdminRole,
+    },
     /// scimlink itself (a policy, a sign-in check).
     System,
     /// The command line on the server.
@@ -60,7 +68,7 @@ impl Actor {
         match self {
             Actor::ScimToken { .. } => "scim_token",
             Actor::AdminToken { .. } => "admin_token",
-            Actor::Account { .. } => "account",
+            Actor::Account { .. } | Actor::Staff { .. } => "account",
             Actor::System => "system",
             Actor::Cli => "cli",
         }
@@ -68,9 +76,10 @@ impl Actor {
 
     pub fn id(&self) -> Option<&str> {
         match self {
-            Actor::ScimToken { id, .. } | Actor::AdminToken { id, .. } | Actor::Account { id } => {
-                Some(id)
-            }
+            Actor::ScimToken { id, .. }
+            | Actor::AdminToken { id, .. }
+            | Actor::Account { id }
+            | Actor::Staff { id, .. } => Some(id),
             Actor::System | Actor::Cli => None,
         }
     }
@@ -78,6 +87,7 @@ impl Actor {
     pub fn label(&self) -> Option<&str> {
         match self {
             Actor::ScimToken { label, .. } | Actor::AdminToken { label, .. } => Some(label),
+            Actor::Staff { user_name, .. } => Some(user_name),
             Actor::Account { .. } | Actor::System | Actor::Cli => None,
         }
     }
@@ -124,6 +134,12 @@ impl OrgScope {
                 ..
             } => Err(AppError::Forbidden(
                 "this needs an admin token; a support token may not do it".into(),
+            )),
+            Actor::Staff {
+                role: AdminRole::Support,
+                ..
+            } => Err(AppError::Forbidden(
+                "this needs the organisation role admin; support may not do it".into(),
             )),
             _ => Ok(()),
         }

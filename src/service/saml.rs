@@ -148,11 +148,15 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
         .map(|e| e.trim().to_string())
         .filter(|e| !e.is_empty() && e.len() <= 1024)
         .ok_or("idp_metadata_xml has no entityID")?;
-    let idp = descriptor
-        .idp_sso_descriptors
-        .as_ref()
-        .and_then(|d| d.first())
-        .ok_or("idp_metadata_xml has no IDPSSODescriptor")?;
+    // samael trusts the keys of every IDPSSODescriptor: with exactly one,
+    // the certificates shown and audited here are the ones it trusts.
+    let idp = match descriptor.idp_sso_descriptors.as_deref() {
+        Some([one]) => one,
+        Some([]) | None => return Err("idp_metadata_xml has no IDPSSODescriptor".into()),
+        Some(_) => {
+            return Err("idp_metadata_xml has more than one IDPSSODescriptor".into());
+        }
+    };
     let sso_url = idp
         .single_sign_on_services
         .iter()
@@ -160,16 +164,23 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
         .map(|s| s.location.trim().to_string())
         .ok_or("idp_metadata_xml has no SingleSignOnService with the HTTP-Redirect binding")?;
     check_url("the SingleSignOnService", &sso_url)?;
+    // samael's rule: the signing keys; only when there are none, the keys
+    // of unspecified use. Never encryption-only keys.
+    let signing: Vec<_> = idp
+        .key_descriptors
+        .iter()
+        .filter(|k| k.key_use.as_deref() == Some("signing"))
+        .collect();
+    let keys = if signing.is_empty() {
+        idp.key_descriptors
+            .iter()
+            .filter(|k| matches!(k.key_use.as_deref(), None | Some("")))
+            .collect()
+    } else {
+        signing
+    };
     let mut certificates = Vec::new();
-    for key in &idp.key_descriptors {
-        // Keys for signing, or for any use; never encryption-only keys.
-        let usable = match key.key_use.as_deref() {
-            None | Some("") | Some("signing") => true,
-            Some(_) => false,
-        };
-        let Some(data) = key.key_info.x509_data.as_ref().filter(|_| usable) else {
-            continue;
-        };
+    for data in keys.iter().filter_map(|k| k.key_info.x509_data.as_ref()) {
         for raw in &data.certificates {
             let cert = certificate(raw)?;
             if !certificates.contains(&cert) {
@@ -284,8 +295,35 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, St
     Ok(None)
 }
 
-/// Surveys a decoded response: it must be a `Response` with no DOCTYPE and
-/// at most one InResponseTo value.
+/// The transforms and canonicalisations a signature may name: none of them
+/// fetches anything or evaluates an expression.
+const SAFE_TRANSFORMS: [&str; 7] = [
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    "http://www.w3.org/2006/12/xml-c14n11",
+    "http://www.w3.org/2006/12/xml-c14n11#WithComments",
+];
+
+/// A same-document reference to an element by its ID (`#` and an NCName):
+/// the only kind a SAML signature needs. Anything else (another URL, a file,
+/// an XPointer expression) libxmlsec1 would act on before it checks the
+/// signature value, which an unsigned post must never make it do.
+fn is_id_reference(uri: &str) -> bool {
+    let Some(id) = uri.strip_prefix('#') else {
+        return false;
+    };
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Surveys a decoded response: it must be one `Response` in UTF-8 with no
+/// DOCTYPE, at most one InResponseTo value, signatures that reference
+/// elements of this document by ID with harmless transforms only, and no
+/// KeyInfo retrieval. What passes is what libxmlsec1 may then read.
 pub fn survey(xml: &str) -> Result<Survey, String> {
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut found = Survey::default();
@@ -299,33 +337,68 @@ pub fn survey(xml: &str) -> Result<Survey, String> {
             Event::DocType(_) => {
                 return Err("the response has a DOCTYPE, which is not allowed".into());
             }
+            // libxml2 obeys a declared encoding, this reader reads UTF-8:
+            // both must read the same document.
+            Event::Decl(decl) => {
+                let encoding = decl
+                    .encoding()
+                    .transpose()
+                    .map_err(|e| format!("a malformed XML declaration: {e}"))?;
+                let utf8 = encoding.is_none_or(|e| {
+                    let e = String::from_utf8_lossy(&e).to_ascii_lowercase();
+                    e == "utf-8" || e == "utf8"
+                });
+                if !utf8 {
+                    return Err("the response must be UTF-8".into());
+                }
+                continue;
+            }
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => e,
             _ => continue,
         };
         let local = element.local_name();
         let local = local.as_ref();
+        if let Some(id) = attribute(element, b"InResponseTo")? {
+            request_ids.push(id);
+        }
         if !root_seen {
             root_seen = true;
             if local != b"Response" {
                 return Err("the document is not a SAML Response".into());
             }
-            if let Some(id) = attribute(element, b"InResponseTo")? {
-                request_ids.push(id);
-            }
             continue;
         }
         match local {
+            b"Response" => return Err("a Response inside the Response".into()),
             b"Assertion" | b"EncryptedAssertion" => found.assertions += 1,
-            b"SubjectConfirmationData" => {
-                if let Some(id) = attribute(element, b"InResponseTo")? {
-                    request_ids.push(id);
-                }
-            }
             b"SignatureMethod" | b"DigestMethod" => {
                 if let Some(alg) = attribute(element, b"Algorithm")? {
                     found.algorithms.push(alg);
                 }
+            }
+            b"Reference" => {
+                let uri = attribute(element, b"URI")?.unwrap_or_default();
+                if !is_id_reference(&uri) {
+                    return Err(format!(
+                        "a signature references {:?}; only elements of the response, by ID, are accepted",
+                        uri.chars().take(100).collect::<String>()
+                    ));
+                }
+            }
+            b"Transform" | b"CanonicalizationMethod" => {
+                let alg = attribute(element, b"Algorithm")?.unwrap_or_default();
+                if !SAFE_TRANSFORMS.contains(&alg.as_str()) {
+                    return Err(format!(
+                        "a signature uses the transform {:?}, which is not accepted",
+                        alg.chars().take(100).collect::<String>()
+                    ));
+                }
+            }
+            b"RetrievalMethod" => {
+                return Err(
+                    "a signature's KeyInfo asks to fetch a key, which is not accepted".into(),
+                );
             }
             _ => {}
         }
@@ -637,6 +710,58 @@ mod tests {
         assert!(survey(&two).unwrap_err().contains("more than one"));
         assert!(survey("").is_err());
         assert!(survey("<Response><unclosed></Response>").is_err());
+    }
+
+    #[test]
+    fn survey_refuses_what_libxmlsec1_would_act_on_before_checking() {
+        let with_reference = |uri: &str| {
+            RESPONSE.replace(
+                "<ds:SignedInfo>",
+                &format!("<ds:SignedInfo><ds:Reference URI=\"{uri}\"/>"),
+            )
+        };
+        assert!(survey(&with_reference("#_a")).is_ok());
+        for uri in [
+            "",
+            "http://127.0.0.1:1/ssrf",
+            "file:///dev/zero",
+            "#xpointer(//*)",
+            "#1digit",
+        ] {
+            assert!(
+                survey(&with_reference(uri))
+                    .unwrap_err()
+                    .contains("references"),
+                "{uri}"
+            );
+        }
+        let transform = |alg: &str| {
+            RESPONSE.replace(
+                "<ds:SignedInfo>",
+                &format!("<ds:SignedInfo><ds:Transform Algorithm=\"{alg}\"/>"),
+            )
+        };
+        assert!(survey(&transform("http://www.w3.org/2001/10/xml-exc-c14n#")).is_ok());
+        assert!(
+            survey(&transform("http://www.w3.org/TR/1999/REC-xslt-19991116"))
+                .unwrap_err()
+                .contains("transform")
+        );
+        let retrieval = RESPONSE.replace(
+            "<ds:SignedInfo>",
+            "<ds:KeyInfo><ds:RetrievalMethod URI=\"http://x\"/></ds:KeyInfo><ds:SignedInfo>",
+        );
+        assert!(survey(&retrieval).unwrap_err().contains("fetch"));
+    }
+
+    #[test]
+    fn survey_reads_only_utf8_and_one_response() {
+        let utf7 = format!("<?xml version=\"1.0\" encoding=\"UTF-7\"?>{RESPONSE}");
+        assert!(survey(&utf7).unwrap_err().contains("UTF-8"));
+        let utf8 = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>{RESPONSE}");
+        assert!(survey(&utf8).is_ok());
+        let wrapped = format!("<x:Response xmlns:x=\"urn:x\">{}</x:Response>", RESPONSE);
+        assert!(survey(&wrapped).unwrap_err().contains("inside"));
     }
 
     #[test]

@@ -67,8 +67,17 @@ fn refusal(status: u16, title: &'static str, message: impl Into<String>) -> Refu
     }
 }
 
-/// A protocol check failed: the page says so in general, the audit log says which.
+/// A protocol check failed: the page says so in general, the audit log says
+/// which. The detail may echo what an unauthenticated post sent, so it is
+/// cut short before it reaches the append-only log.
 fn protocol_failure(detail: String) -> Refusal {
+    const MAX_DETAIL_CHARS: usize = 300;
+    let detail = if detail.chars().count() > MAX_DETAIL_CHARS {
+        let cut: String = detail.chars().take(MAX_DETAIL_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        detail
+    };
     Refusal {
         status: 401,
         title: "The identity provider's answer was refused",
@@ -625,21 +634,24 @@ async fn check_saml_answer(
     let now = state.settings.clock.now();
     let sp_entity_id = saml::sp_entity_id(&state.base_url, &connection.id);
     let acs_url = saml::acs_url(&state.base_url, &connection.id);
-    let verified = saml::verify_response(
-        &xml,
-        &survey,
-        &saml::Expected {
-            idp_metadata_xml: connection
-                .saml_idp_metadata_xml
-                .as_deref()
-                .unwrap_or_default(),
-            sp_entity_id: &sp_entity_id,
-            acs_url: &acs_url,
-            request_id: request_id.as_deref(),
-            now,
-            skew_seconds: state.settings.sso_clock_skew_seconds,
-        },
-    )
+    // libxmlsec1 works synchronously: off the async workers.
+    let metadata = connection.saml_idp_metadata_xml.clone().unwrap_or_default();
+    let skew_seconds = state.settings.sso_clock_skew_seconds;
+    let verified = super::blocking(move || {
+        saml::verify_response(
+            &xml,
+            &survey,
+            &saml::Expected {
+                idp_metadata_xml: &metadata,
+                sp_entity_id: &sp_entity_id,
+                acs_url: &acs_url,
+                request_id: request_id.as_deref(),
+                now,
+                skew_seconds,
+            },
+        )
+    })
+    .await?
     .map_err(|r| stop(r.reason, protocol_failure(r.detail)))?;
     // The replay cache: an assertion signs someone in once.
     store::connections::purge_expired_assertions(&state.db.write, now).await?;

@@ -92,6 +92,20 @@ pub async fn set_break_glass(
     Ok(())
 }
 
+pub async fn set_org_role(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+    role: &str,
+) -> Result<(), DbErr> {
+    account::Entity::update_many()
+        .col_expr(account::Column::OrgRole, Expr::value(role))
+        .filter(by_id(org_id, id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Sets (or, with `None`, clears) the explicit External user ID.
 pub async fn set_external_user_id(
     conn: &impl ConnectionTrait,
@@ -229,15 +243,37 @@ pub async fn find_by_external_user_id_key(
 
 /// The admin page's listing: by (lower-cased user name, id), after `after`,
 /// narrowed by a case-insensitive substring of user name, display name or email.
+/// What the admin listing narrows to; `None` fields do not narrow.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ListFilter<'a> {
+    /// A substring of the user name, display name or primary email.
+    pub query: Option<&'a str>,
+    pub auth_mode: Option<&'a str>,
+    pub active: Option<bool>,
+    /// `Some(true)`: made by SCIM; `Some(false)`: made any other way.
+    pub scim_managed: Option<bool>,
+}
+
 pub async fn list(
     conn: &impl ConnectionTrait,
     org_id: &str,
-    query: Option<&str>,
+    filter: ListFilter<'_>,
     after: Option<(&str, &str)>,
     limit: u64,
 ) -> Result<Vec<AccountRow>, DbErr> {
     let mut select = account::Entity::find().filter(account::Column::OrgId.eq(org_id));
-    if let Some(q) = query.map(str::trim).filter(|q| !q.is_empty()) {
+    if let Some(mode) = filter.auth_mode {
+        select = select.filter(account::Column::AuthMode.eq(mode));
+    }
+    if let Some(active) = filter.active {
+        select = select.filter(account::Column::Active.eq(active));
+    }
+    match filter.scim_managed {
+        Some(true) => select = select.filter(account::Column::Source.eq("scim")),
+        Some(false) => select = select.filter(account::Column::Source.ne("scim")),
+        None => {}
+    }
+    if let Some(q) = filter.query.map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
         let like =
             |col: account::Column| Expr::col(col).like(LikeExpr::new(pattern.clone()).escape('\\'));

@@ -54,6 +54,10 @@ pub struct EventFilter {
     pub actor_id: Option<String>,
     /// Only events older than this id (the cursor).
     pub before_id: Option<i64>,
+    /// Only events at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events before this time.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Newest first, at most `limit`.
@@ -78,6 +82,12 @@ pub async fn list(
     }
     if let Some(before) = filter.before_id {
         query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_event::Column::OccurredAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_event::Column::OccurredAt.lt(until));
     }
     query
         .order_by_desc(audit_event::Column::Id)

@@ -98,6 +98,7 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewAccount<'_>) -> Result<
         external_user_id_key: Set(Some(external_user_id_key)),
         source: Set(new.source.to_string()),
         last_sign_in_at: Set(None),
+        org_role: Set(crate::domain::OrgRole::None.as_str().into()),
         resource: Set(Value::Object(new.attributes.clone()).to_string()),
         version: Set(1),
         created_at: Set(new.now),

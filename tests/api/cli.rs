@@ -179,3 +179,48 @@ async fn serve_bootstraps_a_default_organisation_and_prints_its_token_once() {
         .expect("the printed token works");
     assert_eq!(scope.org_id, orgs[0].id);
 }
+
+#[tokio::test]
+async fn org_create_with_an_owner_prints_the_link_that_sets_its_password() {
+    let (url, _dir) = fresh_database().await;
+    let (ok, _, err) = scimlink(&url, &["migrate"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = scimlink(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "globex",
+            "--owner-email",
+            "hank@globex.example",
+            "--public-url",
+            "https://scim.globex.example/",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("organisation role admin, break-glass"),
+        "{out}"
+    );
+    let link = out.lines().last().unwrap_or_default();
+    assert!(
+        link.starts_with("https://scim.globex.example/reset-password?token=reset_"),
+        "{out}"
+    );
+    // A bad email leaves no owner, and says why.
+    let (ok, _, err) = scimlink(
+        &url,
+        &[
+            "org",
+            "create",
+            "--slug",
+            "initrode",
+            "--owner-email",
+            "not an email",
+        ],
+    );
+    assert!(!ok && err.contains("email"), "{err}");
+    let (_, orgs, _) = scimlink(&url, &["org", "list"]);
+    assert!(!orgs.contains("initrode"), "{orgs}");
+}

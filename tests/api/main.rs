@@ -6,6 +6,7 @@ mod admin_api;
 mod auth_modes;
 mod bulk;
 mod cli;
+mod dashboard;
 mod discovery;
 mod errors;
 mod groups;

@@ -48,11 +48,16 @@ fn connection_body() -> Value {
            "client_id": "openapi", "client_secret": "openapi-secret"})
 }
 
-/// Whether `path` is a page for a browser (`/login`, `/sso`): HTML and
-/// redirects, errors included. tests/api/sso_oidc.rs drives these through
-/// whole sign-ins; here they are held to answering `text/html` errors.
+/// Whether `path` is a page for a browser (`/login`, `/sso`, the dashboard
+/// and its neighbours): HTML and redirects, errors included.
+/// tests/api/sso_oidc.rs, sso_saml.rs and dashboard.rs drive these; here
+/// they are held to answering `text/html` errors.
 fn is_page_path(path: &str) -> bool {
-    path.starts_with("/login/") || path.starts_with("/sso/")
+    path.starts_with("/login/")
+        || path.starts_with("/sso/")
+        || path == "/admin"
+        || path.starts_with("/admin/")
+        || matches!(path, "/" | "/reset-password" | "/sign-out")
 }
 
 /// What an operation's `security` asks for.
@@ -289,7 +294,7 @@ fn concrete_path(path: &str, unknown_id: &str) -> String {
 }
 
 /// The path parameters of the admin API: each is a UUID.
-const API_PATH_PARAMETERS: &[&str] = &["{id}", "{link_id}", "{account_id}"];
+const API_PATH_PARAMETERS: &[&str] = &["{id}", "{link_id}", "{account_id}", "{session_id}"];
 
 /// A concrete admin API path whose every id is a fresh UUID: nothing there.
 fn unknown_api_path(path: &str) -> String {
@@ -893,6 +898,7 @@ impl<'a> Fixture<'a> {
             ("PATCH", "/api/v1/accounts/{id}") => json!({"display_name": "OpenAPI Probe"}),
             ("PUT", "/api/v1/accounts/{id}/auth-mode") => json!({"mode": "password"}),
             ("PUT", "/api/v1/accounts/{id}/break-glass") => json!({"enabled": true}),
+            ("PUT", "/api/v1/accounts/{id}/org-role") => json!({"role": "support"}),
             ("PUT", "/api/v1/accounts/{id}/external-user-id") => json!({"value": unique("ext")}),
             ("POST", "/api/v1/accounts/{id}/identities") => identity_body(),
             ("POST", "/api/v1/workspaces") => workspace_body(),
@@ -932,7 +938,22 @@ impl<'a> Fixture<'a> {
         let app = self.app;
         let spec_path = operation.path.as_str();
         let mut path = spec_path.to_string();
-        if spec_path.starts_with("/api/v1/accounts/{id}") {
+        if spec_path.starts_with("/api/v1/accounts/{id}/sessions") {
+            // The fixture's own account, with a session to list or end.
+            self.login().await;
+            path = path.replace("{id}", &self.account_id);
+            if spec_path.contains("{session_id}") {
+                let live = admin_ok(
+                    app,
+                    "GET",
+                    &format!("/api/v1/accounts/{}/sessions", self.account_id),
+                    None,
+                )
+                .await;
+                let id = live["sessions"][0]["id"].as_str().expect("a live session");
+                path = path.replace("{session_id}", id);
+            }
+        } else if spec_path.starts_with("/api/v1/accounts/{id}") {
             let account = self.new_account().await;
             if spec_path.ends_with("/password-reset") {
                 admin_ok(

@@ -52,10 +52,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let db = open(&cli.database_url).await?;
             let slug = OrgSlug::parse(&slug)?;
             // Checked first, so a bad email leaves no organisation without its owner.
-            if let Some(email) = owner_email.as_deref()
-                && !scimlink::domain::linking::is_email(email.trim())
-            {
-                return Err(format!("--owner-email {email:?} is not an email address"));
+            if let Some(email) = owner_email.as_deref() {
+                service::accounts::check_owner_email(email)
+                    .map_err(|e| format!("--owner-email {email:?}: {e}"))?;
             }
             let name = name.unwrap_or_else(|| slug.to_string());
             let org = service::orgs::create(&db, &slug, &name)

@@ -56,9 +56,13 @@ impl Application {
             settings: Arc::new(settings.clone()),
             base_url: base_url.clone(),
         });
+        // Forms (the dashboard's, a SAML post, pasted IdP metadata) take the
+        // same body limit as the API, not actix's default 256 KiB.
+        let form_limit = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(form_limit))
                 .wrap(from_fn(http::middleware::normalize_and_log))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))

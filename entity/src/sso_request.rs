@@ -17,6 +17,8 @@ pub struct Model {
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
     pub return_to: String,
+    /// The administrator testing the connection; `None` for a real sign-in.
+    pub test_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }

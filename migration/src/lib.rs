@@ -10,6 +10,7 @@ mod m20261122_000004_partial_member_group_index;
 mod m20261122_000005_create_sso_connections;
 mod m20261122_000006_create_saml_assertion_ids;
 mod m20261122_000007_account_org_role;
+mod m20261122_000008_sso_request_test_by;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_sso_connections::Migration),
             Box::new(m20261122_000006_create_saml_assertion_ids::Migration),
             Box::new(m20261122_000007_account_org_role::Migration),
+            Box::new(m20261122_000008_sso_request_test_by::Migration),
         ]
     }
 }

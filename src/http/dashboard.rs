@@ -19,12 +19,13 @@ use serde::Serialize;
 use super::auth::{SESSION_COOKIE, session_cookie};
 use super::extract::request_meta;
 use super::html::{query_value, see_other};
-use super::sso::{is_form, same_origin};
+use super::sso::{browser_cookie, is_form, same_origin};
 use crate::domain::{AuthMode, OrgRole};
 use crate::error::AppError;
 use crate::service::staff::{self, Refused, Staff};
 use crate::service::{
-    AppState, accounts, audit, connections, linking, orgs, sessions, signin, tokens, workspaces,
+    AppState, accounts, audit, connections, linking, orgs, sessions, signin, sso, tokens,
+    workspaces,
 };
 
 /// The dashboard's templates, compiled into the binary.
@@ -34,7 +35,7 @@ macro_rules! template_files {
     };
 }
 
-const TEMPLATES: [(&str, &str); 17] = template_files![
+const TEMPLATES: [(&str, &str); 19] = template_files![
     "layout.html",
     "message.html",
     "sign_in.html",
@@ -52,6 +53,8 @@ const TEMPLATES: [(&str, &str); 17] = template_files![
     "audit.html",
     "connections.html",
     "connection.html",
+    "test_result.html",
+    "test_start.html",
 ];
 
 fn templates() -> &'static Environment<'static> {
@@ -199,6 +202,23 @@ fn session_secret(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
 }
 
+/// A NUL in a form value: no name or id has one, and PostgreSQL refuses it
+/// in text. (A path or query with one never gets here: the middleware
+/// refuses it.)
+fn has_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+fn nul_refused() -> HttpResponse {
+    message(
+        StatusCode::BAD_REQUEST,
+        None,
+        "That did not work",
+        "The form holds a NUL character.",
+        Some("/admin"),
+    )
+}
+
 /// The person behind the request, or the page to show instead.
 async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Staff, HttpResponse> {
     let secret = session_secret(req);
@@ -260,6 +280,9 @@ async fn posted(
     }
     let staff = signed_in(req, state).await?;
     let form: Form = url::form_urlencoded::parse(body).into_owned().collect();
+    if form.values().any(|v| has_nul(v)) {
+        return Err(nul_refused());
+    }
     let secret = session_secret(req).unwrap_or_default();
     let token = form.get("csrf").map(String::as_str).unwrap_or_default();
     if !staff::csrf_matches(&secret, token) {
@@ -307,7 +330,7 @@ pub async fn admin_sign_in(req: HttpRequest) -> HttpResponse {
 }
 
 /// `POST /sign-out` (the dashboard's button and `/`'s).
-pub async fn sign_out(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
+pub async fn sign_out(req: HttpRequest, state: Data<AppState>, body: Bytes) -> HttpResponse {
     if !same_origin(&req, &state.base_url) {
         return message(
             StatusCode::FORBIDDEN,
@@ -318,6 +341,21 @@ pub async fn sign_out(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
         );
     }
     let secret = session_secret(&req);
+    // Signed in: the form must carry the session's token (a page elsewhere
+    // cannot sign the person out).
+    if let Some(secret) = secret.as_deref() {
+        let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+        let token = form.get("csrf").map(String::as_str).unwrap_or_default();
+        if !staff::csrf_matches(secret, token) {
+            return message(
+                StatusCode::FORBIDDEN,
+                None,
+                "This form has expired",
+                "Reload the page and try again.",
+                Some("/"),
+            );
+        }
+    }
     if let Err(e) = signin::logout(&state, secret.as_deref(), &request_meta(&req)).await {
         return broken(e);
     }
@@ -344,10 +382,11 @@ pub async fn home(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
         ),
         None => false,
     };
+    let csrf = secret.as_deref().map(staff::csrf_token);
     render(
         StatusCode::OK,
         "home.html",
-        context! { title => "scimlink", session => session, dashboard => dashboard },
+        context! { title => "scimlink", session => session, dashboard => dashboard, csrf => csrf },
     )
 }
 
@@ -373,6 +412,16 @@ pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
         Ok(p) => p,
         Err(e) => return refused(&staff, e, "/admin/users"),
     };
+    let scim_ids: Vec<String> = page
+        .accounts
+        .iter()
+        .filter(|a| a.source == "scim")
+        .map(|a| a.id.clone())
+        .collect();
+    let managers = match audit::scim_managers(&state, &staff.scope, &scim_ids).await {
+        Ok(m) => m,
+        Err(e) => return broken(e),
+    };
     let next_url = page
         .next_cursor
         .as_deref()
@@ -385,6 +434,7 @@ pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
             section => "users",
             staff => viewer(&staff),
             accounts => page.accounts,
+            managers => managers,
             next_url => next_url,
             q => text("q").unwrap_or_default(),
             auth_mode => text("auth_mode"),
@@ -404,6 +454,10 @@ pub async fn user_new(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
         Ok(org) => org.sso_enabled,
         Err(e) => return broken(e),
     };
+    let workspaces = match workspaces::list(&state, &staff.scope).await {
+        Ok(list) => list.workspaces,
+        Err(e) => return broken(e),
+    };
     render(
         StatusCode::OK,
         "user_new.html",
@@ -412,6 +466,7 @@ pub async fn user_new(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
             section => "new",
             staff => viewer(&staff),
             sso_enabled => sso_enabled,
+            workspaces => workspaces,
             form => Form::new(),
         },
     )
@@ -433,6 +488,18 @@ pub async fn user_create(req: HttpRequest, state: Data<AppState>, body: Bytes) -
         Ok(a) => a,
         Err(e) => return refused(&staff, e, "/admin/users/new"),
     };
+    if let Some(workspace) = field(&form, "workspace_id") {
+        let role = workspaces::MemberRole {
+            role: field(&form, "workspace_role")
+                .unwrap_or("member")
+                .to_string(),
+        };
+        let joined = workspaces::set_member(&state, &staff.scope, workspace, &created.id, role);
+        if let Err(e) = joined.await {
+            // The account exists; say why it is not in the workspace.
+            return refused(&staff, e, &format!("/admin/users/{}", created.id));
+        }
+    }
     if created.auth_mode == AuthMode::Password.as_str() {
         return match accounts::send_password_reset(&state, &staff.scope, &created.id).await {
             Ok(issued) => {
@@ -467,6 +534,10 @@ async fn user_page(
         Ok(l) => l.identities,
         Err(e) => return refused(staff, e, "/admin/users"),
     };
+    let manager = match audit::scim_managers(state, &staff.scope, &[id.to_string()]).await {
+        Ok(mut m) => m.remove(id),
+        Err(e) => return broken(e),
+    };
     let sessions = match sessions::list(state, &staff.scope, id).await {
         Ok(l) => l.sessions,
         Err(e) => return refused(staff, e, "/admin/users"),
@@ -497,6 +568,7 @@ async fn user_page(
             reset_url => reset.as_ref().map(|r| r.reset_url.clone()),
             reset_expires_at => reset.as_ref().map(|r| r.expires_at.clone()),
             links => links,
+            manager => manager,
             sessions => sessions,
             events => events,
             a => account,
@@ -706,6 +778,26 @@ pub async fn unlink(
     after_user_action(&state, &staff, &id, result, notice).await
 }
 
+/// `POST /admin/users/{id}/profile` (admin only): user name, name, email,
+/// active. For an account an IdP provisions, the IdP's next push wins, so
+/// the page offers this only for accounts scimlink manages.
+pub async fn profile(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let (staff, form) = or_page!(posted(&req, &state, &body).await);
+    let update = accounts::AccountUpdate {
+        user_name: field(&form, "user_name").map(str::to_string),
+        display_name: Some(field(&form, "display_name").map(str::to_string)),
+        email: Some(field(&form, "email").map(str::to_string)),
+        active: Some(checked(&form, "active")),
+    };
+    let result = accounts::update(&state, &staff.scope, &id, update).await;
+    after_user_action(&state, &staff, &id, result, "Profile saved.").await
+}
+
 /// `POST /admin/users/{id}/delete` (admin only; the form asks to confirm).
 pub async fn user_delete(
     req: HttpRequest,
@@ -728,6 +820,14 @@ pub async fn user_delete(
     }
 }
 
+fn shown_hours(seconds: i64) -> i64 {
+    (seconds / 3600).max(1)
+}
+
+fn shown_minutes(seconds: i64) -> i64 {
+    (seconds / 60).max(1)
+}
+
 fn org_form(staff: &Staff, org: orgs::OrgView, notice: Option<&str>) -> HttpResponse {
     render(
         StatusCode::OK,
@@ -737,8 +837,8 @@ fn org_form(staff: &Staff, org: orgs::OrgView, notice: Option<&str>) -> HttpResp
             section => "org",
             staff => viewer(staff),
             notice => notice,
-            session_ttl_hours => (org.session_ttl_seconds / 3600).max(1),
-            session_idle_minutes => (org.session_idle_seconds / 60).max(1),
+            session_ttl_hours => shown_hours(org.session_ttl_seconds),
+            session_idle_minutes => shown_minutes(org.session_idle_seconds),
             org => org,
         },
     )
@@ -763,14 +863,26 @@ pub async fn organisation_save(
     body: Bytes,
 ) -> HttpResponse {
     let (staff, form) = or_page!(posted(&req, &state, &body).await);
+    let current = match orgs::settings(&state, &staff.scope).await {
+        Ok(org) => org,
+        Err(e) => return broken(e),
+    };
+    // The form shows lifetimes in whole hours and minutes: a value left as
+    // shown keeps the exact seconds an API client may have set.
     let number = |k: &str| field(&form, k).and_then(|v| v.parse::<i64>().ok());
+    let ttl = number("session_ttl_hours")
+        .filter(|h| *h != shown_hours(current.session_ttl_seconds))
+        .map(|h| h.saturating_mul(3600));
+    let idle = number("session_idle_minutes")
+        .filter(|m| *m != shown_minutes(current.session_idle_seconds))
+        .map(|m| m.saturating_mul(60));
     let update = orgs::OrgUpdate {
         name: field(&form, "name").map(str::to_string),
         sso_enabled: Some(checked(&form, "sso_enabled")),
         jit_provisioning: Some(checked(&form, "jit_provisioning")),
         scim_adopt_existing: Some(checked(&form, "scim_adopt_existing")),
-        session_ttl_seconds: number("session_ttl_hours").map(|h| h.saturating_mul(3600)),
-        session_idle_seconds: number("session_idle_minutes").map(|m| m.saturating_mul(60)),
+        session_ttl_seconds: ttl,
+        session_idle_seconds: idle,
         ..Default::default()
     };
     match orgs::update_settings(&state, &staff.scope, update).await {
@@ -993,34 +1105,21 @@ pub async fn workspace_member_set(
     let (staff, form) = or_page!(posted(&req, &state, &body).await);
     let back = format!("/admin/workspaces/{}", query_value(&id));
     let user_name = field(&form, "user_name").unwrap_or_default();
-    let found = accounts::list(
-        &state,
-        &staff.scope,
-        accounts::AccountQuery {
-            query: Some(user_name.to_string()),
-            limit: Some(200),
-            ..Default::default()
-        },
-    )
-    .await;
-    let account = match found {
-        Ok(page) => page
-            .accounts
-            .into_iter()
-            .find(|a| a.user_name.eq_ignore_ascii_case(user_name)),
+    let account_id = match accounts::id_of_user_name(&state, &staff.scope, user_name).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return refused(
+                &staff,
+                AppError::invalid_value(format!("no account has the user name {user_name:?}")),
+                &back,
+            );
+        }
         Err(e) => return refused(&staff, e, &back),
-    };
-    let Some(account) = account else {
-        return refused(
-            &staff,
-            AppError::invalid_value(format!("no account has the user name {user_name:?}")),
-            &back,
-        );
     };
     let role = workspaces::MemberRole {
         role: field(&form, "role").unwrap_or("member").to_string(),
     };
-    match workspaces::set_member(&state, &staff.scope, &id, &account.id, role).await {
+    match workspaces::set_member(&state, &staff.scope, &id, &account_id, role).await {
         Ok(_) => workspace_page(&state, &staff, &id, Some("Member saved.")).await,
         Err(e) => refused(&staff, e, &back),
     }
@@ -1290,6 +1389,60 @@ pub async fn connection_delete(
         Ok(()) => see_other("/admin/connections"),
         Err(e) => refused(&staff, e, &back),
     }
+}
+
+/// `POST /admin/connections/{id}/test` (admin only): an SP-initiated
+/// sign-in whose answer is shown, not acted on.
+pub async fn connection_test(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let (staff, _) = or_page!(posted(&req, &state, &body).await);
+    let back = format!("/admin/connections/{}", query_value(&id));
+    let name = match connections::get(&state, &staff.scope, &id).await {
+        Ok(c) => c.display_name,
+        Err(e) => return refused(&staff, e, &back),
+    };
+    match sso::start_test(&state, &staff.scope, &id).await {
+        // A page with a link, not a redirect: browsers hold a form's
+        // redirect to `form-action`, which names only this server.
+        Ok(Ok(started)) => {
+            let mut response = render(
+                StatusCode::OK,
+                "test_start.html",
+                context! {
+                    title => "Test sign-in",
+                    section => "connections",
+                    staff => viewer(&staff),
+                    name => name,
+                    id => id.as_str(),
+                    url => started.redirect_to,
+                },
+            );
+            let _ = response.add_cookie(&browser_cookie(&state, started.browser_secret, 600));
+            response
+        }
+        Ok(Err(refusal)) => message(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            Some(&staff),
+            refusal.title,
+            &refusal.message,
+            Some(&back),
+        ),
+        Err(e) => refused(&staff, e, &back),
+    }
+}
+
+/// What a test sign-in brought back. Shown without the dashboard's header:
+/// a SAML answer arrives as a cross-site post, without the session cookie.
+pub fn test_report_page(report: &sso::TestReport) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        "test_result.html",
+        context! { title => "Test sign-in", r => report },
+    )
 }
 
 fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> HttpResponse {

@@ -157,8 +157,23 @@ impl ScimBody {
     /// The body as a typed admin API request: unknown fields and wrong types are a 400.
     pub async fn parse<T: DeserializeOwned>(self) -> Result<T, AppError> {
         let value = self.json().await?;
+        // No name, id or setting holds a NUL, and PostgreSQL refuses it in text.
+        if holds_nul(&value) {
+            return Err(AppError::invalid_value(
+                "the request body holds a NUL character (\\u0000)",
+            ));
+        }
         serde_json::from_value(value)
             .map_err(|e| AppError::invalid_value(format!("the request body is not valid: {e}")))
+    }
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 

@@ -39,8 +39,11 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            // The dashboard's stylesheet; no script at all.
-            "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            // The dashboard's stylesheet; no script at all. No `form-action`:
+            // the email box's answer redirects to the person's IdP, and
+            // browsers hold a form's redirects to that list, which cannot
+            // name every IdP.
+            "default-src 'none'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         // `same-origin`, not `no-referrer`, which makes Chromium post forms

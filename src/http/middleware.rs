@@ -62,7 +62,7 @@ pub fn normalize_path(path: &str) -> String {
 
 pub async fn normalize_and_log(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = new_request_id();
@@ -85,7 +85,19 @@ pub async fn normalize_and_log(
             }
         }
     }
-    let mut response = next.call(req).await;
+    // A NUL can only arrive percent-encoded. SCIM's routes answer it their
+    // own way (an unknown id is 404, a filter with one `invalidFilter`).
+    let has_nul = !req.path().starts_with("/scim/")
+        && req
+            .uri()
+            .path_and_query()
+            .is_some_and(|pq| pq.as_str().as_bytes().windows(3).any(|w| w == b"%00"));
+    if has_nul {
+        let refused = super::refuse_nul(req.request());
+        log::info!("{request_id} {method} {original} 400 (NUL in the path or query)");
+        return Ok(req.into_response(refused).map_into_right_body());
+    }
+    let mut response = next.call(req).await.map(|r| r.map_into_left_body());
     let status = match &mut response {
         Ok(r) => {
             if let Ok(value) = HeaderValue::from_str(&request_id) {

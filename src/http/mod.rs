@@ -328,6 +328,9 @@ pub fn routes() -> Vec<RouteDef> {
             "/admin/users/{id}/identities/{link_id}/unlink",
             || web::route().to(dashboard::unlink),
         ),
+        r(Method::POST, "/admin/users/{id}/profile", || {
+            web::route().to(dashboard::profile)
+        }),
         r(Method::POST, "/admin/users/{id}/delete", || {
             web::route().to(dashboard::user_delete)
         }),
@@ -365,6 +368,9 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::POST, "/admin/connections/{id}", || {
             web::route().to(dashboard::connection_update)
+        }),
+        r(Method::POST, "/admin/connections/{id}/test", || {
+            web::route().to(dashboard::connection_test)
         }),
         r(Method::POST, "/admin/connections/{id}/delete", || {
             web::route().to(dashboard::connection_delete)
@@ -439,6 +445,36 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
     let error = AppError::NotFound(format!("no route for {} {}", req.method(), req.path()));
     render(&req, error)
+}
+
+/// A path or query carrying a NUL (`%00`): no id, name or filter has one,
+/// and PostgreSQL refuses it in text, so it is a 400 before any handler,
+/// in the body family of its path (a page for the browser's pages).
+pub(crate) fn refuse_nul(req: &HttpRequest) -> actix_web::HttpResponse {
+    let path = req.path();
+    let is_page = path == "/"
+        || path == "/admin"
+        || [
+            "/admin/",
+            "/login/",
+            "/sso/",
+            "/reset-password",
+            "/sign-out",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p));
+    if is_page {
+        return html::message(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "That did not work",
+            "The address holds a NUL character.",
+            None,
+        );
+    }
+    render(
+        req,
+        AppError::invalid_value("the path or query holds a NUL character (%00)"),
+    )
 }
 
 /// An error in the body family of its path: the admin API's and sign-in

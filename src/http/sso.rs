@@ -36,7 +36,11 @@ fn query_of(req: &HttpRequest) -> HashMap<String, String> {
 /// redirect and a post between two loopback ports (the same site).
 const SSO_BROWSER_COOKIE: &str = "scimlink_sso";
 
-fn browser_cookie(state: &AppState, value: String, max_age_seconds: i64) -> Cookie<'static> {
+pub(super) fn browser_cookie(
+    state: &AppState,
+    value: String,
+    max_age_seconds: i64,
+) -> Cookie<'static> {
     let mut c = cookie(state, SSO_BROWSER_COOKIE, "/sso/", value, max_age_seconds);
     if c.secure() == Some(true) {
         c.set_same_site(SameSite::None);
@@ -84,6 +88,16 @@ fn refused(refusal: &Refusal) -> HttpResponse {
         &refusal.message,
         None,
     )
+}
+
+/// The page after an IdP's answer: signed in, refused, or a test's report.
+fn answer(state: &AppState, outcome: Result<Outcome, AppError>) -> HttpResponse {
+    match outcome {
+        Ok(Outcome::SignedIn { session, return_to }) => signed_in(state, session, &return_to),
+        Ok(Outcome::Refused(refusal)) => refused(&refusal),
+        Ok(Outcome::Tested(report)) => super::dashboard::test_report_page(&report),
+        Err(e) => broken(e),
+    }
 }
 
 /// A failure of scimlink itself (the database): logged, and a page that
@@ -317,19 +331,15 @@ pub async fn oidc_callback(
     let browser = req
         .cookie(SSO_BROWSER_COOKIE)
         .map(|c| c.value().to_string());
-    let mut response = match sso::oidc_callback(
+    let outcome = sso::oidc_callback(
         &state,
         &id,
         callback,
         browser.as_deref(),
         &request_meta(&req),
     )
-    .await
-    {
-        Ok(Outcome::SignedIn { session, return_to }) => signed_in(&state, session, &return_to),
-        Ok(Outcome::Refused(refusal)) => refused(&refusal),
-        Err(e) => broken(e),
-    };
+    .await;
+    let mut response = answer(&state, outcome);
     forget_browser(&state, &mut response);
     response
 }
@@ -374,12 +384,8 @@ pub async fn saml_acs(
     let browser = req
         .cookie(SSO_BROWSER_COOKIE)
         .map(|c| c.value().to_string());
-    let mut response =
-        match sso::saml_acs(&state, &id, post, browser.as_deref(), &request_meta(&req)).await {
-            Ok(Outcome::SignedIn { session, return_to }) => signed_in(&state, session, &return_to),
-            Ok(Outcome::Refused(refusal)) => refused(&refusal),
-            Err(e) => broken(e),
-        };
+    let outcome = sso::saml_acs(&state, &id, post, browser.as_deref(), &request_meta(&req)).await;
+    let mut response = answer(&state, outcome);
     forget_browser(&state, &mut response);
     response
 }

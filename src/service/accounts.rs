@@ -187,6 +187,20 @@ pub async fn list(
     })
 }
 
+/// The id of the account with this user name (compared as sign-in does).
+pub async fn id_of_user_name(
+    state: &AppState,
+    scope: &OrgScope,
+    user_name: &str,
+) -> AppResult<Option<String>> {
+    let key = crate::domain::user_name_key(user_name.trim());
+    Ok(
+        store::accounts::find_by_user_name_key(&state.db.read, &scope.org_id, &key)
+            .await?
+            .map(|a| a.id),
+    )
+}
+
 /// `POST /api/v1/accounts` and `scimlink account create`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,32 +294,52 @@ pub async fn create_from_cli(
     Ok(CliCreated { account, reset })
 }
 
+/// Checks an owner's email as creating the account would, before anything
+/// is written: `scimlink org create --owner-email` makes no organisation for
+/// an owner it could not then make.
+pub fn check_owner_email(email: &str) -> AppResult<()> {
+    let email = email.trim();
+    check_email(email)?;
+    normalize(
+        &USER_RESOURCE_TYPE,
+        &json!({
+            "userName": email,
+            "emails": [{"value": email, "primary": true}],
+        }),
+    )?;
+    Ok(())
+}
+
 /// `scimlink org create --owner-email`: the organisation's first
 /// administrator, a break-glass password account with the role `admin`,
-/// and the one-time link that sets its password.
+/// and the one-time link that sets its password (issued last, so a link is
+/// only ever printed for an account that has its role).
 pub async fn create_owner(
     state: &AppState,
     org: &store::orgs::OrgRow,
     email: &str,
 ) -> AppResult<CliCreated> {
-    let created = create_from_cli(
+    let scope = OrgScope::new(&org.id, super::Actor::Cli, &Default::default());
+    let email = email.trim().to_string();
+    let created = create(
         state,
-        org,
+        &scope,
         NewAccountInput {
-            user_name: email.trim().to_string(),
+            user_name: email.clone(),
             display_name: None,
-            email: Some(email.trim().to_string()),
+            email: Some(email),
             active: None,
             break_glass: true,
             external_user_id: None,
         },
+        "cli",
     )
     .await?;
-    let scope = OrgScope::new(&org.id, super::Actor::Cli, &Default::default());
-    let account = set_org_role(state, &scope, &created.account.id, OrgRole::Admin).await?;
+    let account = set_org_role(state, &scope, &created.id, OrgRole::Admin).await?;
+    let reset = send_password_reset(state, &scope, &account.id).await?;
     Ok(CliCreated {
         account,
-        reset: created.reset,
+        reset: Some(reset),
     })
 }
 
@@ -518,6 +552,7 @@ pub async fn set_auth_mode(
         .await?
         .ok_or_else(|| AppError::Internal("the organisation is gone".into()))?;
     let current = find_locked(&txn, scope, id).await?;
+    require_admin_for_staff_account(scope, &current)?;
     let from = AuthMode::parse(&current.auth_mode).map_err(AppError::Internal)?;
     if from == mode {
         drop(txn);
@@ -602,6 +637,24 @@ async fn find_locked(
         .ok_or_else(|| AppError::NotFound(format!("User {id} not found")))
 }
 
+/// Support may switch, reset and re-point ordinary accounts, but not those
+/// of the dashboard's staff: a reset link or a new External user ID for an
+/// admin's account would hand support that admin's powers.
+pub(crate) fn require_admin_for_staff_account(
+    scope: &OrgScope,
+    account: &AccountRow,
+) -> AppResult<()> {
+    if account.org_role == OrgRole::None.as_str() {
+        return Ok(());
+    }
+    scope.require_admin().map_err(|_| {
+        AppError::Forbidden(format!(
+            "{} has the organisation role {}; only an admin may change how it signs in",
+            account.user_name, account.org_role
+        ))
+    })
+}
+
 /// `POST /api/v1/accounts/{id}/password-reset`.
 pub async fn send_password_reset(
     state: &AppState,
@@ -611,6 +664,7 @@ pub async fn send_password_reset(
     let now = state.settings.clock.now();
     let txn = state.db.begin().await?;
     let account = find_locked(&txn, scope, id).await?;
+    require_admin_for_staff_account(scope, &account)?;
     if account.auth_mode != AuthMode::Password.as_str() {
         return Err(AppError::Conflict(
             "this account signs in with SSO and has no password to reset; switch it to password \
@@ -736,6 +790,7 @@ pub async fn set_external_user_id(
     let now = now_ms();
     let txn = state.db.begin().await?;
     let current = find_locked(&txn, scope, id).await?;
+    require_admin_for_staff_account(scope, &current)?;
     let (before, _) = store::accounts::effective_external_user_id(&current);
     store::accounts::set_external_user_id(&txn, &current, value.as_deref()).await?;
     let (after, source) = store::accounts::effective_external_user_id(&AccountRow {

@@ -159,3 +159,16 @@ pub fn page_limit(limit: Option<u64>, default: u64, max: u64) -> AppResult<u64> 
         ))),
     }
 }
+
+/// The SCIM token (its label) that last provisioned each of these accounts:
+/// "managed by Okta production" on the dashboard's list.
+pub async fn scim_managers(
+    state: &AppState,
+    scope: &OrgScope,
+    account_ids: &[String],
+) -> AppResult<std::collections::HashMap<String, String>> {
+    Ok(
+        store::audit::latest_actor_labels(&state.db.read, &scope.org_id, account_ids, "scim_token")
+            .await?,
+    )
+}

@@ -188,6 +188,9 @@ pub struct AuthorizeRequest<'a> {
     pub state: &'a str,
     pub nonce: &'a str,
     pub pkce_verifier: &'a str,
+    /// `prompt=login`: the provider asks for credentials even when the
+    /// browser is signed in there (a test sign-in as someone else).
+    pub force_login: bool,
 }
 
 /// The URL the browser is sent to at the provider.
@@ -206,6 +209,9 @@ pub fn authorize_url(
         .append_pair("nonce", request.nonce)
         .append_pair("code_challenge", &pkce_challenge(request.pkce_verifier))
         .append_pair("code_challenge_method", "S256");
+    if request.force_login {
+        url.query_pairs_mut().append_pair("prompt", "login");
+    }
     Ok(url.to_string())
 }
 

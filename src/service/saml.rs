@@ -234,8 +234,12 @@ pub fn authn_request_url(
     acs_url: &str,
     request_id: &str,
     now: DateTime<Utc>,
+    force_authn: bool,
 ) -> Result<String, String> {
     let request = AuthnRequest {
+        // The IdP asks for credentials even in a signed-in browser (a test
+        // sign-in as someone else).
+        force_authn: force_authn.then_some(true),
         id: request_id.to_string(),
         issue_instant: now,
         version: "2.0".into(),
@@ -805,6 +809,7 @@ mod tests {
             "https://sp.example/sso/saml/c/acs",
             "_id123",
             Utc::now(),
+            true,
         )
         .expect("url");
         let parsed = url::Url::parse(&url).expect("a URL");
@@ -825,6 +830,7 @@ mod tests {
             .expect("deflate");
         assert!(xml.contains("ID=\"_id123\""), "{xml}");
         assert!(xml.contains("https://sp.example/sso/saml/c/acs"), "{xml}");
+        assert!(xml.contains("ForceAuthn=\"true\""), "{xml}");
     }
 
     #[test]

@@ -70,7 +70,8 @@ pub async fn end(
 ) -> AppResult<Ended> {
     let now = state.settings.clock.now();
     let txn = state.db.begin().await?;
-    users::find_existing(&txn, scope, account_id).await?;
+    let account = users::find_existing(&txn, scope, account_id).await?;
+    super::accounts::require_admin_for_staff_account(scope, &account)?;
     let live = store::sessions::live_for_account(&txn, &scope.org_id, account_id).await?;
     let chosen: Vec<&SessionRow> = match session_id {
         Some(id) => {

@@ -13,7 +13,7 @@ use super::users::{self, CreateOptions};
 use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml};
 use crate::domain::linking::Match;
 use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
-use crate::domain::{AuthMode, secret};
+use crate::domain::{AdminRole, AuthMode, OrgRole, secret};
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::normalize;
 use crate::scim::schema::USER_RESOURCE_TYPE;
@@ -23,7 +23,7 @@ use crate::store::{self, connections::ConnectionRow, is_unique_violation, orgs::
 pub const REQUEST_TTL: TimeDelta = TimeDelta::minutes(10);
 
 /// What the IdP asserted about the person, after the protocol's checks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Assertion {
     /// The OIDC issuer or SAML IdP entity id (the connection's).
     pub issuer: String,
@@ -55,6 +55,15 @@ pub enum Outcome {
         return_to: String,
     },
     Refused(Refusal),
+    /// A test sign-in's answer, for the administrator who started it.
+    Tested(Box<TestReport>),
+}
+
+/// Where a checked answer goes: the page after sign-in, and whether it was
+/// an administrator's test (their account id).
+pub struct Pending {
+    return_to: String,
+    test_by: Option<String>,
 }
 
 fn refusal(status: u16, title: &'static str, message: impl Into<String>) -> Refusal {
@@ -166,10 +175,41 @@ pub async fn start(
         Ok(r) => r,
         Err(e) => return Ok(Err(refusal(400, "This sign-in link is not valid", e))),
     };
+    send_to_idp(state, &connection, &return_to, None).await
+}
+
+/// A test sign-in an administrator starts from the dashboard: the same
+/// request to the IdP, on a connection enabled or not (it is tested before
+/// it is turned on), whose answer is shown instead of signing anyone in.
+pub async fn start_test(
+    state: &AppState,
+    scope: &OrgScope,
+    connection_id: &str,
+) -> AppResult<Result<Started, Refusal>> {
+    scope.require_admin()?;
+    let connection = store::connections::find(&state.db.read, &scope.org_id, connection_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no SSO connection {connection_id}")))?;
+    let tester = scope
+        .actor
+        .id()
+        .ok_or_else(|| AppError::Forbidden("a test sign-in is started by a person".into()))?;
+    let back = format!("/admin/connections/{}", connection.id);
+    send_to_idp(state, &connection, &back, Some(tester)).await
+}
+
+/// Records the pending request and says where the browser goes.
+async fn send_to_idp(
+    state: &AppState,
+    connection: &ConnectionRow,
+    return_to: &str,
+    test_by: Option<&str>,
+) -> AppResult<Result<Started, Refusal>> {
     let now = state.settings.clock.now();
+    let force_login = test_by.is_some();
     let prepared = match ConnectionKind::parse(&connection.kind) {
-        Ok(ConnectionKind::Oidc) => prepare_oidc(state, &connection).await,
-        Ok(ConnectionKind::Saml) => prepare_saml(state, &connection, now),
+        Ok(ConnectionKind::Oidc) => prepare_oidc(state, connection, force_login).await,
+        Ok(ConnectionKind::Saml) => prepare_saml(state, connection, now, force_login),
         Err(_) => return Ok(Err(inactive_link())),
     };
     let prepared = match prepared {
@@ -188,7 +228,8 @@ pub async fn start(
             connection_id: &connection.id,
             nonce: prepared.nonce.as_deref(),
             pkce_verifier: prepared.pkce_verifier.as_deref(),
-            return_to: &return_to,
+            return_to,
+            test_by,
             now,
             expires_at: now + REQUEST_TTL,
         },
@@ -211,7 +252,11 @@ struct Prepared {
     pkce_verifier: Option<String>,
 }
 
-async fn prepare_oidc(state: &AppState, connection: &ConnectionRow) -> Result<Prepared, Refusal> {
+async fn prepare_oidc(
+    state: &AppState,
+    connection: &ConnectionRow,
+    force_login: bool,
+) -> Result<Prepared, Refusal> {
     let discovery = match oidc::discover_checked(&connection.issuer).await {
         Ok(d) => d,
         Err(e) => {
@@ -238,6 +283,7 @@ async fn prepare_oidc(state: &AppState, connection: &ConnectionRow) -> Result<Pr
             state: &state_value,
             nonce: &nonce,
             pkce_verifier: &verifier,
+            force_login,
         },
     ) {
         Ok(u) => u,
@@ -258,6 +304,7 @@ fn prepare_saml(
     state: &AppState,
     connection: &ConnectionRow,
     now: chrono::DateTime<chrono::Utc>,
+    force_authn: bool,
 ) -> Result<Prepared, Refusal> {
     let request_id = saml::new_request_id();
     let sso_url = connection.saml_idp_sso_url.as_deref().unwrap_or_default();
@@ -267,6 +314,7 @@ fn prepare_saml(
         &saml::acs_url(&state.base_url, &connection.id),
         &request_id,
         now,
+        force_authn,
     )
     .map_err(|e| {
         log::warn!("connection {}: {e}", connection.id);
@@ -329,7 +377,7 @@ pub async fn oidc_callback(
     browser_secret: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<Outcome> {
-    let Some(connection) = live_connection(state, connection_id, ConnectionKind::Oidc).await?
+    let Some(connection) = connection_of_kind(state, connection_id, ConnectionKind::Oidc).await?
     else {
         return Ok(Outcome::Refused(inactive_link()));
     };
@@ -337,15 +385,27 @@ pub async fn oidc_callback(
     finish(state, &connection, checked, meta).await
 }
 
-/// An enabled connection of this kind, the only kind an answer may reach.
-async fn live_connection(
+/// The connection an answer is for, of the kind it came by: an enabled one,
+/// or a disabled one while an administrator's test sign-in through it waits
+/// for its answer (`finish` still refuses any answer that is not the test's).
+/// Otherwise a disabled connection's endpoints are not there at all.
+async fn connection_of_kind(
     state: &AppState,
     connection_id: &str,
     kind: ConnectionKind,
 ) -> AppResult<Option<ConnectionRow>> {
-    Ok(store::connections::find_any(&state.db.read, connection_id)
+    let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
         .await?
-        .filter(|c| c.enabled && c.kind == kind.as_str()))
+        .filter(|c| c.kind == kind.as_str())
+    else {
+        return Ok(None);
+    };
+    if connection.enabled {
+        return Ok(Some(connection));
+    }
+    let now = state.settings.clock.now();
+    let testing = store::connections::has_pending_test(&state.db.read, &connection.id, now).await?;
+    Ok(testing.then_some(connection))
 }
 
 /// After the protocol's checks: the account decision, or the refusal
@@ -353,11 +413,16 @@ async fn live_connection(
 async fn finish(
     state: &AppState,
     connection: &ConnectionRow,
-    checked: Result<(Assertion, String), Stop>,
+    checked: Result<(Assertion, Pending), Stop>,
     meta: &RequestMeta,
 ) -> AppResult<Outcome> {
     match checked {
-        Ok((assertion, return_to)) => complete(state, connection, assertion, return_to, meta).await,
+        Ok((assertion, pending)) => match pending.test_by {
+            Some(tester) => test_report(state, connection, assertion, &tester, meta).await,
+            // A real sign-in needs the connection on; a test does not.
+            None if !connection.enabled => Ok(Outcome::Refused(inactive_link())),
+            None => complete(state, connection, assertion, pending.return_to, meta).await,
+        },
         Err(Stop::Refused(reason, page)) => {
             refuse(state, connection, None, reason, None, page, meta).await
         }
@@ -431,7 +496,7 @@ async fn check_oidc_answer(
     connection: &ConnectionRow,
     callback: OidcCallback,
     browser_secret: Option<&str>,
-) -> Result<(Assertion, String), Stop> {
+) -> Result<(Assertion, Pending), Stop> {
     let state_value = callback
         .state
         .as_deref()
@@ -526,7 +591,13 @@ async fn check_oidc_answer(
         family_name: text("family_name"),
         claims: claims.clone(),
     };
-    Ok((assertion, request.return_to))
+    Ok((
+        assertion,
+        Pending {
+            return_to: request.return_to,
+            test_by: request.test_by,
+        },
+    ))
 }
 
 /// `GET /sso/saml/{id}/metadata`: scimlink's SP metadata for a SAML
@@ -559,7 +630,7 @@ pub async fn saml_acs(
     browser_secret: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<Outcome> {
-    let Some(connection) = live_connection(state, connection_id, ConnectionKind::Saml).await?
+    let Some(connection) = connection_of_kind(state, connection_id, ConnectionKind::Saml).await?
     else {
         return Ok(Outcome::Refused(inactive_link()));
     };
@@ -573,7 +644,7 @@ async fn check_saml_answer(
     connection: &ConnectionRow,
     post: SamlPost,
     browser_secret: Option<&str>,
-) -> Result<(Assertion, String), Stop> {
+) -> Result<(Assertion, Pending), Stop> {
     let malformed = |detail: String| stop("response_malformed", protocol_failure(detail));
     let encoded: String = post
         .saml_response
@@ -595,7 +666,7 @@ async fn check_saml_answer(
     let xml =
         String::from_utf8(decoded).map_err(|_| malformed("the response is not UTF-8".into()))?;
     let survey = saml::survey(&xml).map_err(malformed)?;
-    let (request_id, return_to) = match survey.in_response_to.as_deref() {
+    let (request_id, pending) = match survey.in_response_to.as_deref() {
         Some(id) => {
             if id.is_empty() || id.len() > 256 {
                 return Err(stop(
@@ -611,14 +682,26 @@ async fn check_saml_answer(
                 browser_secret,
             )
             .await?;
-            (Some(id.to_string()), request.return_to)
+            (
+                Some(id.to_string()),
+                Pending {
+                    return_to: request.return_to,
+                    test_by: request.test_by,
+                },
+            )
         }
-        None if connection.saml_allow_idp_initiated => {
+        None if connection.saml_allow_idp_initiated && connection.enabled => {
             // Unsolicited: RelayState, where IdPs put the place to land, is
             // taken only as a path on this server.
             let return_to =
                 safe_return_to(post.relay_state.as_deref()).unwrap_or_else(|_| "/".into());
-            (None, return_to)
+            (
+                None,
+                Pending {
+                    return_to,
+                    test_by: None,
+                },
+            )
         }
         None => {
             return Err(stop(
@@ -707,7 +790,7 @@ async fn check_saml_answer(
             "attributes": attributes,
         }),
     };
-    Ok((assertion, return_to))
+    Ok((assertion, pending))
 }
 
 /// The value the connection's rule compares, or why there is none.
@@ -727,21 +810,44 @@ fn match_value(rule: MatchOn, assertion: &Assertion) -> Result<String, Refusal> 
     }
 }
 
-/// Decides the account for a verified assertion and signs the person in, or refuses.
-pub async fn complete(
+/// What a verified assertion leads to, decided without changing anything:
+/// `complete` acts on it; a test sign-in only shows it.
+#[derive(Debug)]
+pub enum Decision {
+    /// An existing account: through its identity link, or (`link_id`
+    /// `None`) the first sign-in makes the link.
+    SignIn {
+        account_id: String,
+        link_id: Option<String>,
+    },
+    /// Nobody matches, and JIT makes an account.
+    Provision,
+    Refuse {
+        reason: &'static str,
+        account_id: Option<String>,
+        page: Refusal,
+    },
+}
+
+fn refuse_with(reason: &'static str, account_id: Option<String>, page: Refusal) -> Decision {
+    Decision::Refuse {
+        reason,
+        account_id,
+        page,
+    }
+}
+
+/// The matching function over a verified assertion: the organisation's SSO
+/// switch, the connection's email domains and rule, then the identity link,
+/// a match, JIT or a refusal.
+pub async fn decide(
     state: &AppState,
+    org: &OrgRow,
     connection: &ConnectionRow,
-    assertion: Assertion,
-    return_to: String,
-    meta: &RequestMeta,
-) -> AppResult<Outcome> {
-    let subject = Some(assertion.subject.as_str());
-    let Some(org) = store::orgs::find(&state.db.read, &connection.org_id).await? else {
-        return Ok(Outcome::Refused(inactive_link()));
-    };
+    assertion: &Assertion,
+) -> AppResult<Decision> {
     if !org.sso_enabled {
-        let page = sso_disabled();
-        return refuse(state, connection, None, "sso_disabled", subject, page, meta).await;
+        return Ok(refuse_with("sso_disabled", None, sso_disabled()));
     }
     let domains = connections::email_domains_of(connection);
     if !domains.is_empty() {
@@ -759,26 +865,15 @@ pub async fn complete(
                     domains.join(", ")
                 ),
             );
-            return refuse(state, connection, None, "email_domain", subject, page, meta).await;
+            return Ok(refuse_with("email_domain", None, page));
         }
     }
     let rule = MatchOn::parse(&connection.match_on).unwrap_or(MatchOn::ExternalUserId);
-    let value = match match_value(rule, &assertion) {
+    let value = match match_value(rule, assertion) {
         Ok(v) => v,
-        Err(page) => {
-            return refuse(
-                state,
-                connection,
-                None,
-                "no_verified_email",
-                subject,
-                page,
-                meta,
-            )
-            .await;
-        }
+        Err(page) => return Ok(refuse_with("no_verified_email", None, page)),
     };
-    let decision = super::linking::resolve(
+    let found = super::linking::resolve(
         &state.db.read,
         &org.id,
         &assertion.issuer,
@@ -789,49 +884,31 @@ pub async fn complete(
     )
     .await?;
     let ask = "Ask your administrator.";
-    match decision {
+    Ok(match found {
         Match::Linked {
             link_id,
             account_id,
-        } => {
-            sign_in(
-                state,
-                &org,
-                connection,
-                &assertion,
-                &account_id,
-                Some(link_id),
-                return_to,
-                meta,
-            )
-            .await
-        }
-        Match::LinkTo { account_id } => {
-            sign_in(
-                state,
-                &org,
-                connection,
-                &assertion,
-                &account_id,
-                None,
-                return_to,
-                meta,
-            )
-            .await
-        }
+        } => Decision::SignIn {
+            account_id,
+            link_id: Some(link_id),
+        },
+        Match::LinkTo { account_id } => Decision::SignIn {
+            account_id,
+            link_id: None,
+        },
         Match::NoAccount => {
             let jit = JitSetting::parse(&connection.jit)
                 .unwrap_or(JitSetting::Inherit)
                 .enabled(org.jit_provisioning);
             if jit {
-                provision(state, &org, connection, &assertion, return_to, meta).await
+                Decision::Provision
             } else {
                 let page = refusal(
                     403,
                     "There is no account for you here",
                     format!("{} has no account for this person. {ask}", org.name),
                 );
-                refuse(state, connection, None, "no_account", subject, page, meta).await
+                refuse_with("no_account", None, page)
             }
         }
         Match::Ambiguous { account_ids } => {
@@ -843,7 +920,7 @@ pub async fn complete(
                     account_ids.len()
                 ),
             );
-            refuse(state, connection, None, "ambiguous", subject, page, meta).await
+            refuse_with("ambiguous", None, page)
         }
         Match::Deactivated { account_id } => {
             let page = refusal(
@@ -851,16 +928,7 @@ pub async fn complete(
                 "This account is deactivated",
                 format!("Your account is deactivated. {ask}"),
             );
-            refuse(
-                state,
-                connection,
-                Some(&account_id),
-                "deactivated",
-                subject,
-                page,
-                meta,
-            )
-            .await
+            refuse_with("deactivated", Some(account_id), page)
         }
         Match::LinkedElsewhere { account_id } => {
             let page = refusal(
@@ -870,16 +938,7 @@ pub async fn complete(
                     "The matching account is already linked to another identity at this provider. {ask}"
                 ),
             );
-            refuse(
-                state,
-                connection,
-                Some(&account_id),
-                "linked_elsewhere",
-                subject,
-                page,
-                meta,
-            )
-            .await
+            refuse_with("linked_elsewhere", Some(account_id), page)
         }
         Match::UnverifiedEmail => {
             let page = refusal(
@@ -887,11 +946,208 @@ pub async fn complete(
                 "Your email is not verified",
                 "Your identity provider says this email is not verified, so it cannot identify you.",
             );
+            refuse_with("unverified_email", None, page)
+        }
+    })
+}
+
+/// What a test sign-in shows its administrator: what the IdP asserted, and
+/// what scimlink would do with it.
+#[derive(Debug, serde::Serialize)]
+pub struct TestReport {
+    pub connection_id: String,
+    pub connection_name: String,
+    pub connection_enabled: bool,
+    /// What the IdP sent, after every check.
+    pub sent: Assertion,
+    /// Its claims or attributes, as readable JSON.
+    pub claims: String,
+    /// `sign_in`, `link_and_sign_in`, `provision` or `refuse`.
+    pub outcome: &'static str,
+    pub verdict: String,
+    pub account_id: Option<String>,
+    pub account_user_name: Option<String>,
+}
+
+/// Decides as a real sign-in would, changes nothing, and reports (audited
+/// as `connection.tested`).
+async fn test_report(
+    state: &AppState,
+    connection: &ConnectionRow,
+    assertion: Assertion,
+    tester: &str,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let Some(mut org) = store::orgs::find(&state.db.read, &connection.org_id).await? else {
+        return Ok(Outcome::Refused(inactive_link()));
+    };
+    // The tester must still be an admin when the answer comes back.
+    let tester = store::users::find(&state.db.read, &org.id, tester)
+        .await?
+        .filter(|a| a.active && OrgRole::parse(&a.org_role) == Ok(OrgRole::Admin));
+    let Some(tester) = tester else {
+        return Ok(Outcome::Refused(refusal(
+            403,
+            "Not allowed",
+            "Only an administrator of the organisation can test a connection.",
+        )));
+    };
+    // Testing comes before SSO is on (enabling the first connection turns it
+    // on): decide as if it were, and say so.
+    let sso_off = !org.sso_enabled;
+    org.sso_enabled = true;
+    let decision = decide(state, &org, connection, &assertion).await?;
+    let user_name_of = |id: String| async move {
+        store::users::find(&state.db.read, &org.id, &id)
+            .await
+            .map(|row| row.map(|r| (r.id, r.user_name, r.active, r.auth_mode)))
+    };
+    let (outcome, verdict, reason, account) = match decision {
+        Decision::SignIn {
+            account_id,
+            link_id,
+        } => match user_name_of(account_id).await? {
+            Some((id, user_name, active, auth_mode)) => {
+                if !active {
+                    let v = format!("Refused: {user_name} is deactivated.");
+                    ("refuse", v, Some("deactivated"), Some((id, user_name)))
+                } else if auth_mode != AuthMode::Sso.as_str() {
+                    let v = format!(
+                        "Refused: {user_name} signs in with a password; switch it to SSO first."
+                    );
+                    ("refuse", v, Some("password_mode"), Some((id, user_name)))
+                } else if link_id.is_some() {
+                    let v = format!("Signs in to {user_name}, through its identity link.");
+                    ("sign_in", v, None, Some((id, user_name)))
+                } else {
+                    let v = format!(
+                        "Links this identity to {user_name} (the connection's match rule found it) and signs in."
+                    );
+                    ("link_and_sign_in", v, None, Some((id, user_name)))
+                }
+            }
+            None => (
+                "refuse",
+                "Refused: the account was removed.".to_string(),
+                Some("no_account"),
+                None,
+            ),
+        },
+        Decision::Provision => (
+            "provision",
+            "Creates a new account for this person (JIT) and signs in.".to_string(),
+            None,
+            None,
+        ),
+        Decision::Refuse {
+            reason,
+            page,
+            account_id,
+        } => {
+            let account = match account_id {
+                Some(id) => user_name_of(id).await?.map(|(id, n, _, _)| (id, n)),
+                None => None,
+            };
+            (
+                "refuse",
+                format!("Refused ({reason}): {}", page.message),
+                Some(reason),
+                account,
+            )
+        }
+    };
+    let verdict = if sso_off {
+        format!(
+            "{verdict} (Once SSO is on for the organisation: it is off now, and enabling this connection turns it on.)"
+        )
+    } else {
+        verdict
+    };
+    let now = state.settings.clock.now();
+    let txn = state.db.begin().await?;
+    audit::record(
+        &txn,
+        &OrgScope::new(
+            &connection.org_id,
+            Actor::Staff {
+                id: tester.id.clone(),
+                user_name: tester.user_name.clone(),
+                role: AdminRole::Admin,
+            },
+            meta,
+        ),
+        now,
+        Event {
+            action: "connection.tested",
+            target_type: "connection",
+            target_id: Some(&connection.id),
+            summary: json!({
+                "issuer": assertion.issuer,
+                "subject": assertion.subject,
+                "outcome": outcome,
+                "reason": reason,
+                "account_id": account.as_ref().map(|(id, _)| id),
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let (account_id, account_user_name) = account.unzip();
+    Ok(Outcome::Tested(Box::new(TestReport {
+        connection_id: connection.id.clone(),
+        connection_name: connection.display_name.clone(),
+        connection_enabled: connection.enabled,
+        claims: serde_json::to_string_pretty(&assertion.claims).unwrap_or_default(),
+        sent: assertion,
+        outcome,
+        verdict,
+        account_id,
+        account_user_name,
+    })))
+}
+
+/// Decides the account for a verified assertion and signs the person in, or refuses.
+pub async fn complete(
+    state: &AppState,
+    connection: &ConnectionRow,
+    assertion: Assertion,
+    return_to: String,
+    meta: &RequestMeta,
+) -> AppResult<Outcome> {
+    let subject = Some(assertion.subject.as_str());
+    let Some(org) = store::orgs::find(&state.db.read, &connection.org_id).await? else {
+        return Ok(Outcome::Refused(inactive_link()));
+    };
+    match decide(state, &org, connection, &assertion).await? {
+        Decision::SignIn {
+            account_id,
+            link_id,
+        } => {
+            sign_in(
+                state,
+                &org,
+                connection,
+                &assertion,
+                &account_id,
+                link_id,
+                return_to,
+                meta,
+            )
+            .await
+        }
+        Decision::Provision => {
+            provision(state, &org, connection, &assertion, return_to, meta).await
+        }
+        Decision::Refuse {
+            reason,
+            account_id,
+            page,
+        } => {
             refuse(
                 state,
                 connection,
-                None,
-                "unverified_email",
+                account_id.as_deref(),
+                reason,
                 subject,
                 page,
                 meta,

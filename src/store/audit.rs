@@ -95,3 +95,34 @@ pub async fn list(
         .all(conn)
         .await
 }
+
+/// For each of `target_ids`, the label of the newest actor of `actor_type`
+/// that acted on it (the SCIM token that provisions an account).
+pub async fn latest_actor_labels(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    target_ids: &[String],
+    actor_type: &str,
+) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    let mut labels = std::collections::HashMap::new();
+    if target_ids.is_empty() {
+        return Ok(labels);
+    }
+    let rows: Vec<(Option<String>, Option<String>)> = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::TargetId)
+        .column(audit_event::Column::ActorLabel)
+        .filter(audit_event::Column::OrgId.eq(org_id))
+        .filter(audit_event::Column::ActorType.eq(actor_type))
+        .filter(audit_event::Column::TargetId.is_in(target_ids.iter().map(String::as_str)))
+        .order_by_asc(audit_event::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for (target, label) in rows {
+        if let (Some(target), Some(label)) = (target, label) {
+            labels.insert(target, label);
+        }
+    }
+    Ok(labels)
+}

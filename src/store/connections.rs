@@ -84,6 +84,7 @@ pub struct NewRequest<'a> {
     pub nonce: Option<&'a str>,
     pub pkce_verifier: Option<&'a str>,
     pub return_to: &'a str,
+    pub test_by: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -98,6 +99,7 @@ pub async fn insert_request(conn: &impl ConnectionTrait, new: NewRequest<'_>) ->
         nonce: Set(new.nonce.map(str::to_string)),
         pkce_verifier: Set(new.pkce_verifier.map(str::to_string)),
         return_to: Set(new.return_to.to_string()),
+        test_by: Set(new.test_by.map(str::to_string)),
         created_at: Set(new.now),
         expires_at: Set(new.expires_at),
     }
@@ -126,6 +128,22 @@ pub async fn take_request(
         .exec(conn)
         .await?;
     Ok((deleted.rows_affected == 1).then_some(row))
+}
+
+/// Whether an administrator's test sign-in through this connection is
+/// waiting for its answer (the only answers a disabled connection takes).
+pub async fn has_pending_test(
+    conn: &impl ConnectionTrait,
+    connection_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let pending = sso_request::Entity::find()
+        .filter(sso_request::Column::ConnectionId.eq(connection_id))
+        .filter(sso_request::Column::TestBy.is_not_null())
+        .filter(sso_request::Column::ExpiresAt.gt(now))
+        .count(conn)
+        .await?;
+    Ok(pending > 0)
 }
 
 /// Deletes requests that expired before `now`; returns how many.

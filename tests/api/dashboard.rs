@@ -23,6 +23,19 @@ fn browser() -> reqwest::Client {
 /// A password account with this organisation role, signed in: its id and
 /// a client holding its session.
 async fn staff(app: &TestApp, user_name: &str, role: &str) -> (String, reqwest::Client) {
+    let client = browser();
+    let id = sign_in_staff(app, user_name, role, &client).await;
+    (id, client)
+}
+
+/// Makes a password account with this organisation role and signs it in
+/// with `client` (which keeps the session cookie); its id.
+pub(crate) async fn sign_in_staff(
+    app: &TestApp,
+    user_name: &str,
+    role: &str,
+    client: &reqwest::Client,
+) -> String {
     let id = app.new_account(user_name).await;
     if role != "none" {
         let (status, body) = app
@@ -35,17 +48,32 @@ async fn staff(app: &TestApp, user_name: &str, role: &str) -> (String, reqwest::
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["org_role"], role);
     }
-    let (status, body) = app
+    // In an organisation with SSO the account starts in SSO: switching it
+    // to password issues its link; otherwise a reset does.
+    let (status, switched) = app
         .admin(
-            Method::POST,
-            &format!("/api/v1/accounts/{id}/password-reset"),
-            None,
+            Method::PUT,
+            &format!("/api/v1/accounts/{id}/auth-mode"),
+            Some(&json!({"mode": "password"})),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::OK, "{switched}");
+    let body = match switched["reset_url"].as_str() {
+        Some(_) => switched,
+        None => {
+            let (status, body) = app
+                .admin(
+                    Method::POST,
+                    &format!("/api/v1/accounts/{id}/password-reset"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body
+        }
+    };
     let link = body["reset_url"].as_str().expect("reset_url");
     let token = link.split("token=").nth(1).expect("token");
-    let client = browser();
     // The page behind the link, then its form.
     let page = client.get(link).send().await.expect("GET reset page");
     assert_eq!(page.status(), StatusCode::OK);
@@ -81,7 +109,37 @@ async fn staff(app: &TestApp, user_name: &str, role: &str) -> (String, reqwest::
         StatusCode::SEE_OTHER,
         "sign-in of {user_name}"
     );
-    (id, client)
+    id
+}
+
+/// Starts a test sign-in of a connection from its dashboard page, as the
+/// staff member `client` holds; the redirect to the IdP.
+pub(crate) async fn start_test_sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    connection_id: &str,
+) -> String {
+    let (status, html) = page(client, app, &format!("/admin/connections/{connection_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Test sign-in"), "{html}");
+    let response = client
+        .post(app.url(&format!("/admin/connections/{connection_id}/test")))
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .expect("POST test");
+    // A page with a link on to the IdP (a form's redirect there would meet
+    // the dashboard's `form-action 'self'`).
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap_or_default();
+    let at = html.find("id=\"continue\" href=\"").expect("the link on") + 20;
+    let href = html[at..].split('"').next().unwrap_or_default();
+    href.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
@@ -171,6 +229,45 @@ async fn only_people_with_an_organisation_role_reach_the_dashboard() {
         assert!(html.contains("Not allowed"), "{path}: {html}");
     }
     let csrf = csrf_of(&html);
+    // Support may not take over a staff account: no reset link, no switch,
+    // no new External user ID, no ending sessions of an admin's account.
+    let (ada_id, admin) = staff(&app, "ada", "admin").await;
+    for (path, form) in [
+        (
+            format!("/admin/users/{ada_id}/reset-link"),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/admin/users/{ada_id}/auth-mode"),
+            vec![("csrf", csrf.as_str()), ("mode", "sso")],
+        ),
+        (
+            format!("/admin/users/{ada_id}/external-user-id"),
+            vec![("csrf", csrf.as_str()), ("value", "mine")],
+        ),
+        (
+            format!("/admin/users/{ada_id}/sessions/end"),
+            vec![("csrf", csrf.as_str())],
+        ),
+    ] {
+        let (status, html) = post_form(&support, &app, &path, &form).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {html}");
+        assert!(!html.contains("reset-password?token="), "{path}");
+    }
+    let (status, body) = app
+        .api(
+            &app.support_token,
+            Method::POST,
+            &format!("/api/v1/accounts/{ada_id}/password-reset"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, ada_page) = page(&support, &app, &format!("/admin/users/{ada_id}")).await;
+    assert!(
+        ada_page.contains("only an admin may change how this account signs in"),
+        "{ada_page}"
+    );
     let (status, _) = post_form(
         &support,
         &app,
@@ -183,7 +280,6 @@ async fn only_people_with_an_organisation_role_reach_the_dashboard() {
     assert!(!tokens.to_string().contains("sneaky"), "{tokens}");
 
     // Admin: everything.
-    let (_, admin) = staff(&app, "ada", "admin").await;
     for path in [
         "/admin/users",
         "/admin/scim-tokens",
@@ -392,8 +488,55 @@ async fn dashboard_actions_are_the_admin_apis_and_are_audited_as_the_person() {
     let (status, _) = page(&admin, &app, &format!("/admin/users/{pat_id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // An account an IdP provisions names its SCIM token, and is not
+    // editable here (the IdP's next push would undo it).
+    let provisioned = app
+        .create_user(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "scimmed",
+        }))
+        .await;
+    let (_, listed) = page(&admin, &app, "/admin/users?source=scim").await;
+    assert!(
+        listed.contains(">scimmed<") && listed.contains("<td>test</td>"),
+        "{listed}"
+    );
+    let (_, user) = page(
+        &admin,
+        &app,
+        &format!(
+            "/admin/users/{}",
+            provisioned["id"].as_str().unwrap_or_default()
+        ),
+    )
+    .await;
+    assert!(
+        user.contains("(test) manages this user") && !user.contains("Save profile"),
+        "{user}"
+    );
+    // An account scimlink manages is edited here, through the same use case.
+    let zed = app.new_account("zed").await;
+    let (status, edited) = post_form(
+        &admin,
+        &app,
+        &format!("/admin/users/{zed}/profile"),
+        &[
+            ("csrf", &csrf),
+            ("user_name", "zed"),
+            ("display_name", "Zed Zee"),
+            ("email", "zed@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let (_, account) = app
+        .admin(Method::GET, &format!("/api/v1/accounts/{zed}"), None)
+        .await;
+    assert_eq!(account["display_name"], "Zed Zee");
+    // Unticked "Active" deactivates.
+    assert_eq!(account["active"], false, "{account}");
+
     // Filters narrow the list; a bad cursor is a page, not an error.
-    app.new_account("zed").await;
     let (_, sso_only) = page(&admin, &app, "/admin/users?auth_mode=sso").await;
     assert!(!sso_only.contains(">zed<"), "{sso_only}");
     let (_, by_name) = page(&admin, &app, "/admin/users?q=zed").await;
@@ -404,8 +547,10 @@ async fn dashboard_actions_are_the_admin_apis_and_are_audited_as_the_person() {
     let (status, _) = page(&admin, &app, "/admin/users?cursor=%%%").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    // Signing out ends the session.
+    // Signing out needs the session's token too, then ends the session.
     let (status, _) = post_form(&admin, &app, "/sign-out", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post_form(&admin, &app, "/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let response = admin
         .get(app.url("/admin/users"))

@@ -302,7 +302,20 @@ impl Browser {
             "start: {}",
             start.status()
         );
-        let mut authorize = location(&start, &app.address);
+        let authorize = location(&start, &app.address);
+        self.at_provider(app, idp, authorize, sub, tamper).await
+    }
+
+    /// From the provider's authorization URL (scimlink's redirect): signs
+    /// in there as `sub` and returns scimlink's answer to the callback.
+    pub async fn at_provider(
+        &self,
+        app: &TestApp,
+        idp: &OidcIdp,
+        mut authorize: String,
+        sub: &str,
+        tamper: &Tamper,
+    ) -> reqwest::Response {
         assert!(authorize.starts_with(&idp.issuer), "{authorize}");
         if let Some(nonce) = &tamper.nonce {
             authorize = replace_param(&authorize, "nonce", nonce);

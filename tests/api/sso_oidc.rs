@@ -736,3 +736,105 @@ async fn connections_are_managed_by_admins_and_never_show_their_secret() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_test_sign_in_shows_what_the_provider_sent_and_signs_nobody_in() {
+    let app = spawn_app().await;
+    let idp = OidcIdp::start().await;
+    // Tested before it is turned on.
+    let connection = connect(&app, &idp, "Okta", json!({"enabled": false})).await;
+    let cid = connection["id"].as_str().unwrap();
+    assert_eq!(connection["enabled"], false);
+    let alice = scim_user(&app, "alice@example.com", "00u-alice").await;
+    idp.account(json!({"sub": "00u-alice", "email": "alice@example.com", "email_verified": true, "name": "Alice"}))
+        .await;
+    idp.account(
+        json!({"sub": "00u-stranger", "email": "stranger@example.com", "email_verified": true}),
+    )
+    .await;
+    let browser = Browser::new();
+    crate::dashboard::sign_in_staff(&app, "ada", "admin", &browser.client).await;
+
+    // Alice was provisioned before SSO was on, so she still has password
+    // mode; and the organisation has not turned SSO on yet: the test says
+    // both, deciding as if SSO were on.
+    let to_idp = crate::dashboard::start_test_sign_in(&app, &browser.client, cid).await;
+    let report = browser
+        .at_provider(&app, &idp, to_idp, "00u-alice", &Tamper::default())
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(report.contains("signs in with a password"), "{report}");
+    assert!(report.contains("it is off now"), "{report}");
+    let (status, org) = app
+        .admin(
+            Method::PATCH,
+            "/api/v1/org",
+            Some(&json!({"sso_enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    let (status, body) = app
+        .admin(
+            Method::PUT,
+            &format!("/api/v1/accounts/{alice}/auth-mode"),
+            Some(&json!({"mode": "sso"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let to_idp = crate::dashboard::start_test_sign_in(&app, &browser.client, cid).await;
+    let answer = browser
+        .at_provider(&app, &idp, to_idp, "00u-alice", &Tamper::default())
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        answer.headers().get_all("set-cookie").iter().all(|c| !c
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("scimlink_session=")),
+        "a test sign-in set a session"
+    );
+    let report = answer.text().await.unwrap_or_default();
+    assert!(
+        report.contains("Links this identity to alice@example.com"),
+        "{report}"
+    );
+    assert!(
+        report.contains("00u-alice") && report.contains("email_verified"),
+        "{report}"
+    );
+    // Nothing changed: no link, no sign-in; the test is audited.
+    assert!(identities(&app, &alice).await.is_empty());
+    assert!(
+        audit_events(&app, "auth.sign_in")
+            .await
+            .iter()
+            .all(|e| e["summary"]["method"] != "sso")
+    );
+    let tested = audit_events(&app, "connection.tested").await;
+    assert_eq!(tested.len(), 2);
+    assert_eq!(tested[0]["summary"]["outcome"], "link_and_sign_in");
+    assert_eq!(tested[0]["actor_label"], "ada");
+    assert_eq!(tested[1]["summary"]["reason"], "password_mode");
+    // A real sign-in through the disabled connection does not even start.
+    let start = Browser::new()
+        .get(&app.url(&format!("/sso/{cid}/start")))
+        .await;
+    assert_eq!(start.status(), StatusCode::NOT_FOUND);
+
+    // Someone without an account: the refusal a real sign-in would meet.
+    // (Another administrator's browser: the provider would first ask to end
+    // Alice's session there.)
+    let browser = Browser::new();
+    crate::dashboard::sign_in_staff(&app, "bea", "admin", &browser.client).await;
+    let to_idp = crate::dashboard::start_test_sign_in(&app, &browser.client, cid).await;
+    let report = browser
+        .at_provider(&app, &idp, to_idp, "00u-stranger", &Tamper::default())
+        .await
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(report.contains("Refused (no_account)"), "{report}");
+}

@@ -245,6 +245,44 @@ async fn a_response_signs_in_once_in_the_browser_that_asked() {
     let (status, _) = refusal(post_answer(&Browser::new(), &unsolicited).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(last_failure(&app).await, "replayed");
+
+    // A signature whose reference points off the document: refused before
+    // libxmlsec1 would fetch it.
+    let fresh = idp
+        .idp_initiated(json!({
+            "sp_entity_id": app.url(&format!("/sso/saml/{cid}/metadata")),
+            "subject": "00u-alice",
+        }))
+        .await;
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let xml = String::from_utf8(
+        engine
+            .decode(fresh["SAMLResponse"].as_str().expect("SAMLResponse"))
+            .expect("base64"),
+    )
+    .expect("UTF-8");
+    let at = xml.find("URI=\"#").expect("a same-document reference");
+    let end = at + xml[at + 6..].find('"').expect("its end") + 7;
+    let pointed = format!(
+        "{}URI=\"http://127.0.0.1:9/ssrf\"{}",
+        &xml[..at],
+        &xml[end..]
+    );
+    let mut forged = fresh.clone();
+    forged["SAMLResponse"] = json!(engine.encode(pointed));
+    let (status, _) = refusal(post_answer(&Browser::new(), &forged).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(last_failure(&app).await, "response_malformed");
+    let refused = audit_events(&app, "auth.sign_in_failed").await;
+    assert!(
+        refused[0]["summary"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("only elements of the response, by ID"),
+        "{}",
+        refused[0]
+    );
 }
 
 #[tokio::test]
@@ -666,4 +704,41 @@ async fn saml_connections_in_the_admin_api_and_on_the_sign_in_page() {
         .await
         .expect("POST");
     assert_eq!(json_post.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn a_test_sign_in_shows_the_saml_assertion_and_signs_nobody_in() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Samlify).await;
+    let cid = id_of(&connect_saml(&app, &idp, "Okta", "trusted", json!({})).await);
+    let alice = scim_user(&app, "alice@example.com", "00u-alice").await;
+    let browser = Browser::new();
+    crate::dashboard::sign_in_staff(&app, "ada", "admin", &browser.client).await;
+    let to_idp = crate::dashboard::start_test_sign_in(&app, &browser.client, &cid).await;
+    let mut to_idp = url::Url::parse(&to_idp).expect("a URL");
+    assert!(to_idp.as_str().starts_with(&idp.base_url), "{to_idp}");
+    to_idp
+        .query_pairs_mut()
+        .extend_pairs([("subject", "00u-alice"), ("email", "alice@example.com")]);
+    let answer: Value = browser
+        .get(to_idp.as_str())
+        .await
+        .json()
+        .await
+        .expect("the IdP's answer");
+    let report = post_answer(&browser, &answer).await;
+    assert_eq!(report.status(), StatusCode::OK);
+    let report = report.text().await.unwrap_or_default();
+    assert!(
+        report.contains("Links this identity to alice@example.com"),
+        "{report}"
+    );
+    assert!(report.contains("00u-alice"), "{report}");
+    assert!(identities(&app, &alice).await.is_empty());
+    let tested = audit_events(&app, "connection.tested").await;
+    assert_eq!(tested.len(), 1);
+    assert_eq!(tested[0]["summary"]["outcome"], "link_and_sign_in");
+    // The same answer cannot be used again, for a test or a sign-in.
+    let (status, _) = refusal(post_answer(&browser, &answer).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

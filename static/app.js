@@ -1,5 +1,7 @@
-// The dashboard's only script: "Copy" buttons (data-copy="<input id>").
-// Without it (or without clipboard access) the value stays selectable.
+// The dashboard's only script. "Copy" buttons (data-copy="<input id>"):
+// without it (or without clipboard access) the value stays selectable. File
+// inputs with data-read-into="<textarea id>" put the chosen file's text
+// there (IdP metadata); without the script, the text is pasted instead.
 document.addEventListener('click', (event) => {
   const button = event.target.closest('[data-copy]');
   if (!button) return;
@@ -10,4 +12,13 @@ document.addEventListener('click', (event) => {
   if (navigator.clipboard) {
     navigator.clipboard.writeText(input.value).then(done, () => {});
   }
+});
+
+document.addEventListener('change', (event) => {
+  const input = event.target;
+  if (!input.matches || !input.matches('input[type=file][data-read-into]')) return;
+  const target = document.getElementById(input.dataset.readInto);
+  const file = input.files && input.files[0];
+  if (!target || !file) return;
+  file.text().then((text) => { target.value = text; });
 });

@@ -407,6 +407,7 @@ pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
             _ => None,
         },
         managed_by: text("source"),
+        workspace_id: text("workspace"),
     };
     let page = match accounts::list(&state, &staff.scope, listing).await {
         Ok(p) => p,
@@ -422,6 +423,10 @@ pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
         Ok(m) => m,
         Err(e) => return broken(e),
     };
+    let workspaces = match workspaces::list(&state, &staff.scope).await {
+        Ok(list) => list.workspaces,
+        Err(e) => return broken(e),
+    };
     let next_url = page
         .next_cursor
         .as_deref()
@@ -435,6 +440,8 @@ pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
             staff => viewer(&staff),
             accounts => page.accounts,
             managers => managers,
+            workspaces => workspaces,
+            workspace => text("workspace"),
             next_url => next_url,
             q => text("q").unwrap_or_default(),
             auth_mode => text("auth_mode"),

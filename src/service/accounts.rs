@@ -112,6 +112,8 @@ pub struct AccountQuery {
     pub active: Option<bool>,
     /// `scim` (provisioned by an identity provider) or `other`.
     pub managed_by: Option<String>,
+    /// Members of this workspace only.
+    pub workspace_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,6 +168,7 @@ pub async fn list(
         auth_mode,
         active: query.active,
         scim_managed,
+        workspace_id: query.workspace_id.as_deref().filter(|w| !w.is_empty()),
     };
     let mut rows = store::accounts::list(
         &state.db.read,

@@ -252,6 +252,8 @@ pub struct ListFilter<'a> {
     pub active: Option<bool>,
     /// `Some(true)`: made by SCIM; `Some(false)`: made any other way.
     pub scim_managed: Option<bool>,
+    /// Members of this workspace only.
+    pub workspace_id: Option<&'a str>,
 }
 
 pub async fn list(
@@ -267,6 +269,15 @@ pub async fn list(
     }
     if let Some(active) = filter.active {
         select = select.filter(account::Column::Active.eq(active));
+    }
+    if let Some(workspace) = filter.workspace_id {
+        let members = sea_orm::sea_query::Query::select()
+            .column(entity::workspace_member::Column::AccountId)
+            .from(entity::workspace_member::Entity)
+            .and_where(Expr::col(entity::workspace_member::Column::OrgId).eq(org_id))
+            .and_where(Expr::col(entity::workspace_member::Column::WorkspaceId).eq(workspace))
+            .to_owned();
+        select = select.filter(Expr::col(account::Column::Id).in_subquery(members));
     }
     match filter.scim_managed {
         Some(true) => select = select.filter(account::Column::Source.eq("scim")),

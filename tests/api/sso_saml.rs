@@ -331,6 +331,16 @@ async fn idp_initiated_sign_in_is_off_unless_the_connection_allows_it() {
             .and_then(|v| v.to_str().ok()),
         Some("/")
     );
+    // scimlink's clock decides whether an assertion is still good, not the
+    // system clock samael reads: seven minutes on, one valid for five (plus
+    // a minute of skew) is refused.
+    let later = idp
+        .idp_initiated(json!({"sp_entity_id": sp, "subject": "00u-alice"}))
+        .await;
+    app.clock.advance(chrono::TimeDelta::minutes(7));
+    let (status, _) = refusal(post_answer(&Browser::new(), &later).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(last_failure(&app).await, "expired");
 }
 
 #[tokio::test]

@@ -656,6 +656,10 @@ try {
     check((await notice(o)) === 'Member saved.', `the notice says "${await notice(o)}"`);
     await expectContains(o.locator('tbody'), 'pat@acme.test', 'the members table');
     await shot(o, 'workspace.png');
+    const workspaceId = new URL(o.url()).pathname.match(/\/admin\/workspaces\/([^/]+)/)[1];
+    await open(o, `/admin/users?workspace=${workspaceId}`);
+    const members = (await o.locator('tbody tr td:first-child').allTextContents()).map((t) => t.trim());
+    check(JSON.stringify(members) === JSON.stringify(['pat@acme.test']), `the workspace filter lists ${members.join(', ')}`);
 
     await submit(o, nav(o).getByRole('link', { name: 'Audit log' }));
     await expectH1(o, 'Audit log');

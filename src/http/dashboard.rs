@@ -202,9 +202,9 @@ fn session_secret(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
 }
 
-/// A NUL in a form value: no name or id has one, and PostgreSQL refuses it
-/// in text. (A path or query with one never gets here: the middleware
-/// refuses it.)
+/// A NUL in a form or query value: no name or id has one, and PostgreSQL
+/// refuses it in text. (A path with one never gets here: the middleware
+/// answers 404.)
 fn has_nul(text: &str) -> bool {
     text.contains('\0')
 }
@@ -305,6 +305,22 @@ fn checked(form: &Form, name: &str) -> bool {
     matches!(field(form, name), Some("1" | "on" | "true"))
 }
 
+/// The query, or the page refusing a NUL in it (for the pages whose query
+/// reaches the database: the users list and the audit log).
+fn filters_of(req: &HttpRequest, staff: &Staff) -> Result<Form, Box<HttpResponse>> {
+    let query = query_of(req);
+    if query.iter().any(|(k, v)| has_nul(k) || has_nul(v)) {
+        return Err(Box::new(message(
+            StatusCode::BAD_REQUEST,
+            Some(staff),
+            "That did not work",
+            "A filter holds a NUL character.",
+            Some("/admin"),
+        )));
+    }
+    Ok(query)
+}
+
 fn query_of(req: &HttpRequest) -> Form {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
@@ -393,7 +409,7 @@ pub async fn home(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
 /// `GET /admin/users`: search, filters, cursor pages.
 pub async fn users(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
     let staff = or_page!(signed_in(&req, &state).await);
-    let query = query_of(&req);
+    let query = or_page!(filters_of(&req, &staff).map_err(|page| *page));
     let text = |k: &str| field(&query, k).map(str::to_string);
     let status = text("status");
     let listing = accounts::AccountQuery {
@@ -1154,7 +1170,7 @@ pub async fn workspace_member_remove(
 /// `GET /admin/audit`: filtered by action, actor, target and time.
 pub async fn audit_log(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
     let staff = or_page!(signed_in(&req, &state).await);
-    let query = query_of(&req);
+    let query = or_page!(filters_of(&req, &staff).map_err(|page| *page));
     let text = |k: &str| field(&query, k).map(str::to_string);
     let listing = audit::EventQuery {
         cursor: text("cursor"),
@@ -1521,7 +1537,15 @@ pub async fn asset(name: Path<String>) -> HttpResponse {
             include_str!("../../static/app.js"),
             "text/javascript; charset=utf-8",
         ),
-        _ => return HttpResponse::NotFound().finish(),
+        _ => {
+            return message(
+                StatusCode::NOT_FOUND,
+                None,
+                "Not found",
+                "The dashboard has no such file.",
+                None,
+            );
+        }
     };
     HttpResponse::Ok()
         .content_type(kind)

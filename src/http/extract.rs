@@ -97,6 +97,14 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // No filter or cursor holds a NUL, and PostgreSQL refuses it in text.
+        let has_nul = url::form_urlencoded::parse(req.query_string().as_bytes())
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'));
+        if has_nul {
+            return std::future::ready(Err(ApiError(AppError::invalid_value(
+                "the query string holds a NUL character (%00)",
+            ))));
+        }
         let parsed = serde_urlencoded::from_str::<T>(req.query_string())
             .map(ApiQuery)
             .map_err(|e| {

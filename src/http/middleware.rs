@@ -85,16 +85,15 @@ pub async fn normalize_and_log(
             }
         }
     }
-    // A NUL can only arrive percent-encoded. SCIM's routes answer it their
-    // own way (an unknown id is 404, a filter with one `invalidFilter`).
-    let has_nul = !req.path().starts_with("/scim/")
-        && req
-            .uri()
-            .path_and_query()
-            .is_some_and(|pq| pq.as_str().as_bytes().windows(3).any(|w| w == b"%00"));
-    if has_nul {
-        let refused = super::refuse_nul(req.request());
-        log::info!("{request_id} {method} {original} 400 (NUL in the path or query)");
+    // A NUL can only arrive percent-encoded, and no id or slug holds one:
+    // such a path names nothing (404) and never reaches the database, which
+    // PostgreSQL would refuse. SCIM's routes answer it their own way. (A
+    // query value with one is refused where the query is read.)
+    let nul_in_path =
+        !req.path().starts_with("/scim/") && req.path().as_bytes().windows(3).any(|w| w == b"%00");
+    if nul_in_path {
+        let refused = super::not_found_here(req.request());
+        log::info!("{request_id} {method} {original} 404 (NUL in the path)");
         return Ok(req.into_response(refused).map_into_right_body());
     }
     let mut response = next.call(req).await.map(|r| r.map_into_left_body());

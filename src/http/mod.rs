@@ -447,10 +447,9 @@ pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
     render(&req, error)
 }
 
-/// A path or query carrying a NUL (`%00`): no id, name or filter has one,
-/// and PostgreSQL refuses it in text, so it is a 400 before any handler,
-/// in the body family of its path (a page for the browser's pages).
-pub(crate) fn refuse_nul(req: &HttpRequest) -> actix_web::HttpResponse {
+/// A path that can name nothing (it holds a NUL): 404 in the body family of
+/// the path (a page for the browser's pages).
+pub(crate) fn not_found_here(req: &HttpRequest) -> actix_web::HttpResponse {
     let path = req.path();
     let is_page = path == "/"
         || path == "/admin"
@@ -465,15 +464,15 @@ pub(crate) fn refuse_nul(req: &HttpRequest) -> actix_web::HttpResponse {
         .any(|p| path.starts_with(p));
     if is_page {
         return html::message(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "That did not work",
-            "The address holds a NUL character.",
+            actix_web::http::StatusCode::NOT_FOUND,
+            "Not found",
+            "Nothing is at this address.",
             None,
         );
     }
     render(
         req,
-        AppError::invalid_value("the path or query holds a NUL character (%00)"),
+        AppError::NotFound(format!("no resource at {path}: it holds a NUL character")),
     )
 }
 

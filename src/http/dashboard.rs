@@ -7,7 +7,6 @@
 //! script is a copy button, served from here, under a CSP without inline
 //! script.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use actix_web::http::{StatusCode, header};
@@ -18,7 +17,7 @@ use serde::Serialize;
 
 use super::auth::{SESSION_COOKIE, session_cookie};
 use super::extract::request_meta;
-use super::html::{query_value, see_other};
+use super::html::{Form, form_map, query_map, query_value, see_other};
 use super::sso::{browser_cookie, is_form, same_origin};
 use crate::domain::{AuthMode, OrgRole};
 use crate::error::AppError;
@@ -251,7 +250,36 @@ fn unless_admin(staff: &Staff) -> Option<HttpResponse> {
         .map(|e| refused(staff, e, "/admin/users"))
 }
 
-type Form = HashMap<String, String>;
+/// A form another site's page sent (its `Origin` is not ours).
+fn from_another_site(back: &str) -> HttpResponse {
+    message(
+        StatusCode::FORBIDDEN,
+        None,
+        "Not allowed",
+        "This form was sent from another site.",
+        Some(back),
+    )
+}
+
+/// Whether a form carries the form token of the session `secret` opens;
+/// if not, the page saying the form expired.
+fn without_token(
+    secret: &str,
+    form: &Form,
+    staff: Option<&Staff>,
+    back: &str,
+) -> Option<HttpResponse> {
+    let token = form.get("csrf").map(String::as_str).unwrap_or_default();
+    (!staff::csrf_matches(secret, token)).then(|| {
+        message(
+            StatusCode::FORBIDDEN,
+            staff,
+            "This form has expired",
+            "Reload the page and try again.",
+            Some(back),
+        )
+    })
+}
 
 /// A posted dashboard form: from this server's pages, by a signed-in staff
 /// member, carrying their session's form token.
@@ -261,13 +289,7 @@ async fn posted(
     body: &Bytes,
 ) -> Result<(Staff, Form), HttpResponse> {
     if !same_origin(req, &state.base_url) {
-        return Err(message(
-            StatusCode::FORBIDDEN,
-            None,
-            "Not allowed",
-            "This form was sent from another site.",
-            Some("/admin"),
-        ));
+        return Err(from_another_site("/admin"));
     }
     if !is_form(req) {
         return Err(message(
@@ -279,22 +301,27 @@ async fn posted(
         ));
     }
     let staff = signed_in(req, state).await?;
-    let form: Form = url::form_urlencoded::parse(body).into_owned().collect();
+    let form: Form = form_map(body);
     if form.values().any(|v| has_nul(v)) {
         return Err(nul_refused());
     }
     let secret = session_secret(req).unwrap_or_default();
-    let token = form.get("csrf").map(String::as_str).unwrap_or_default();
-    if !staff::csrf_matches(&secret, token) {
-        return Err(message(
-            StatusCode::FORBIDDEN,
-            Some(&staff),
-            "This form has expired",
-            "Reload the page and try again.",
-            Some("/admin"),
-        ));
+    if let Some(page) = without_token(&secret, &form, Some(&staff), "/admin") {
+        return Err(page);
     }
     Ok((staff, form))
+}
+
+/// A destructive form whose "I understand" box is not ticked: the page
+/// asking to confirm the `what`.
+fn unconfirmed(staff: &Staff, form: &Form, what: &str, back: &str) -> Option<HttpResponse> {
+    (!checked(form, "confirm")).then(|| {
+        refused(
+            staff,
+            AppError::invalid_value(format!("tick the box to confirm the {what}")),
+            back,
+        )
+    })
 }
 
 fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
@@ -308,7 +335,7 @@ fn checked(form: &Form, name: &str) -> bool {
 /// The query, or the page refusing a NUL in it (for the pages whose query
 /// reaches the database: the users list and the audit log).
 fn filters_of(req: &HttpRequest, staff: &Staff) -> Result<Form, Box<HttpResponse>> {
-    let query = query_of(req);
+    let query = query_map(req);
     if query.iter().any(|(k, v)| has_nul(k) || has_nul(v)) {
         return Err(Box::new(message(
             StatusCode::BAD_REQUEST,
@@ -321,12 +348,6 @@ fn filters_of(req: &HttpRequest, staff: &Staff) -> Result<Form, Box<HttpResponse
     Ok(query)
 }
 
-fn query_of(req: &HttpRequest) -> Form {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
-}
-
 /// `GET /admin`.
 pub async fn admin_root() -> HttpResponse {
     see_other("/admin/users")
@@ -334,7 +355,7 @@ pub async fn admin_root() -> HttpResponse {
 
 /// `GET /admin/sign-in[?org=slug]`: to the organisation's sign-in page.
 pub async fn admin_sign_in(req: HttpRequest) -> HttpResponse {
-    let query = query_of(&req);
+    let query = query_map(&req);
     match field(&query, "org") {
         Some(slug) => see_other(&format!("/login/{}?return_to=/admin", query_value(slug))),
         None => render(
@@ -348,29 +369,15 @@ pub async fn admin_sign_in(req: HttpRequest) -> HttpResponse {
 /// `POST /sign-out` (the dashboard's button and `/`'s).
 pub async fn sign_out(req: HttpRequest, state: Data<AppState>, body: Bytes) -> HttpResponse {
     if !same_origin(&req, &state.base_url) {
-        return message(
-            StatusCode::FORBIDDEN,
-            None,
-            "Not allowed",
-            "This form was sent from another site.",
-            Some("/"),
-        );
+        return from_another_site("/");
     }
     let secret = session_secret(&req);
     // Signed in: the form must carry the session's token (a page elsewhere
     // cannot sign the person out).
-    if let Some(secret) = secret.as_deref() {
-        let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
-        let token = form.get("csrf").map(String::as_str).unwrap_or_default();
-        if !staff::csrf_matches(secret, token) {
-            return message(
-                StatusCode::FORBIDDEN,
-                None,
-                "This form has expired",
-                "Reload the page and try again.",
-                Some("/"),
-            );
-        }
+    if let Some(secret) = secret.as_deref()
+        && let Some(page) = without_token(secret, &form_map(&body), None, "/")
+    {
+        return page;
     }
     if let Err(e) = signin::logout(&state, secret.as_deref(), &request_meta(&req)).await {
         return broken(e);
@@ -386,18 +393,16 @@ pub async fn sign_out(req: HttpRequest, state: Data<AppState>, body: Bytes) -> H
 pub async fn home(req: HttpRequest, state: Data<AppState>) -> HttpResponse {
     let secret = session_secret(&req);
     let meta = request_meta(&req);
-    let session = match signin::current(&state, secret.as_deref(), &meta).await {
-        Ok(s) => Some(s),
+    // One look at the session: who it is, and whether they are staff.
+    let live = match signin::live(&state, secret.as_deref(), &meta).await {
+        Ok(live) => Some(live),
         Err(AppError::Unauthorized(_)) => None,
         Err(e) => return broken(e),
     };
-    let dashboard = match &session {
-        Some(_) => matches!(
-            staff::authenticate(&state, secret.as_deref(), &meta).await,
-            Ok(Ok(_))
-        ),
-        None => false,
-    };
+    let dashboard = live.as_ref().is_some_and(|live| {
+        staff::of_session(live, secret.as_deref().unwrap_or_default(), &meta).is_ok()
+    });
+    let session = live.map(|live| live.view);
     let csrf = secret.as_deref().map(staff::csrf_token);
     render(
         StatusCode::OK,
@@ -627,7 +632,7 @@ pub async fn auth_mode_confirm(
     id: Path<String>,
 ) -> HttpResponse {
     let staff = or_page!(signed_in(&req, &state).await);
-    let query = query_of(&req);
+    let query = query_map(&req);
     let to = match field(&query, "to").map(AuthMode::parse) {
         Some(Ok(mode)) => mode,
         _ => {
@@ -830,12 +835,8 @@ pub async fn user_delete(
 ) -> HttpResponse {
     let (staff, form) = or_page!(posted(&req, &state, &body).await);
     let back = format!("/admin/users/{}", query_value(&id));
-    if !checked(&form, "confirm") {
-        return refused(
-            &staff,
-            AppError::invalid_value("tick the box to confirm the removal"),
-            &back,
-        );
+    if let Some(page) = unconfirmed(&staff, &form, "removal", &back) {
+        return page;
     }
     match accounts::delete(&state, &staff.scope, &id).await {
         Ok(()) => see_other("/admin/users"),
@@ -1285,7 +1286,7 @@ pub async fn connection_new(req: HttpRequest, state: Data<AppState>) -> HttpResp
     if let Some(page) = unless_admin(&staff) {
         return page;
     }
-    let query = query_of(&req);
+    let query = query_map(&req);
     let kind = if field(&query, "type") == Some("oidc") {
         "oidc"
     } else {
@@ -1401,12 +1402,8 @@ pub async fn connection_delete(
 ) -> HttpResponse {
     let (staff, form) = or_page!(posted(&req, &state, &body).await);
     let back = format!("/admin/connections/{}", query_value(&id));
-    if !checked(&form, "confirm") {
-        return refused(
-            &staff,
-            AppError::invalid_value("tick the box to confirm the deletion"),
-            &back,
-        );
+    if let Some(page) = unconfirmed(&staff, &form, "deletion", &back) {
+        return page;
     }
     match connections::delete(&state, &staff.scope, &id).await {
         Ok(()) => see_other("/admin/connections"),
@@ -1478,7 +1475,7 @@ fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> HttpRespo
 
 /// `GET /reset-password?token=...`: the page behind a reset link.
 pub async fn reset_password_page(req: HttpRequest) -> HttpResponse {
-    let query = query_of(&req);
+    let query = query_map(&req);
     reset_form(
         StatusCode::OK,
         field(&query, "token").unwrap_or_default(),
@@ -1497,7 +1494,7 @@ pub async fn reset_password(req: HttpRequest, state: Data<AppState>, body: Bytes
             None,
         );
     }
-    let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+    let form: Form = form_map(&body);
     let token = form.get("token").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     if form.get("password2") != Some(&password) {

@@ -21,6 +21,18 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// A page's query string or a posted form, as name -> value (the last of a
+/// repeated name). Never fails: a malformed one reaches the page's checks.
+pub type Form = std::collections::HashMap<String, String>;
+
+pub fn query_map(req: &actix_web::HttpRequest) -> Form {
+    form_map(req.query_string().as_bytes())
+}
+
+pub fn form_map(body: &[u8]) -> Form {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
 /// Percent-encodes a query value.
 pub fn query_value(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()

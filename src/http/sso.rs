@@ -4,8 +4,6 @@
 //! `/sso/saml/{id}/metadata` (scimlink as a SAML service provider). Handlers are thin: the
 //! decisions are in `service::sso` and `service::signin`.
 
-use std::collections::HashMap;
-
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{Bytes, Data, Path};
@@ -13,20 +11,12 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::auth::{cookie, session_cookie};
 use super::extract::request_meta;
-use super::html::{self, escape, query_value};
+use super::html::{self, escape, form_map, query_map, query_value};
 use crate::domain::sso::safe_return_to;
 use crate::error::AppError;
 use crate::service::signin::NewSession;
 use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal, SamlPost};
 use crate::service::{AppState, signin};
-
-/// The query string as name -> value (the last of a repeated name); never
-/// fails, so a malformed query reaches the page's own checks.
-fn query_of(req: &HttpRequest) -> HashMap<String, String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
-}
 
 /// The cookie that ties an IdP's answer to the browser that started the
 /// sign-in; it is sent only to `/sso/`. Over https it is `SameSite=None`:
@@ -185,7 +175,7 @@ pub async fn login_page(
     state: Data<AppState>,
     slug: Path<String>,
 ) -> HttpResponse {
-    let query = query_of(&req);
+    let query = query_map(&req);
     let page = match sso::login_page(&state, &slug).await {
         Ok(Some(p)) => p,
         Ok(None) => return not_found(),
@@ -269,7 +259,7 @@ pub async fn login_password(
             Some(&back),
         );
     }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let form = form_map(&body);
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let return_to =
         safe_return_to(form.get("return_to").map(String::as_str)).unwrap_or_else(|_| "/".into());
@@ -302,7 +292,7 @@ pub async fn login_password(
 
 /// `GET /sso/{id}/start?return_to=/path`: to the IdP.
 pub async fn sso_start(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
-    let query = query_of(&req);
+    let query = query_map(&req);
     match sso::start(&state, &id, query.get("return_to").map(String::as_str)).await {
         Ok(Ok(started)) => {
             let mut response = html::see_other(&started.redirect_to);
@@ -320,7 +310,7 @@ pub async fn oidc_callback(
     state: Data<AppState>,
     id: Path<String>,
 ) -> HttpResponse {
-    let mut query = query_of(&req);
+    let mut query = query_map(&req);
     let callback = OidcCallback {
         code: query.remove("code"),
         state: query.remove("state"),
@@ -375,8 +365,7 @@ pub async fn saml_acs(
             None,
         );
     }
-    let mut form: HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut form = form_map(&body);
     let post = SamlPost {
         saml_response: form.remove("SAMLResponse"),
         relay_state: form.remove("RelayState"),

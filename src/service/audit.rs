@@ -105,9 +105,9 @@ pub struct EventQuery {
 fn time_bound(name: &str, raw: Option<&str>) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r) => chrono::DateTime::parse_from_rfc3339(r)
-            .map(|t| Some(t.with_timezone(&chrono::Utc)))
-            .map_err(|_| {
+        Some(r) => crate::scim::resource::parse_datetime(r)
+            .map(Some)
+            .ok_or_else(|| {
                 AppError::invalid_value(format!(
                     "{name} must be an RFC 3339 time such as 2026-11-22T09:00:00Z, not {r:?}"
                 ))

@@ -53,18 +53,24 @@ fn http() -> &'static reqwest::Client {
 /// loopback, for local providers), no query or fragment.
 pub fn check_issuer(raw: &str) -> AppResult<String> {
     let raw = raw.trim();
-    let bad = |why: &str| AppError::invalid_value(format!("issuer {raw:?} {why}"));
-    let url = url::Url::parse(raw).map_err(|e| bad(&format!("is not a URL: {e}")))?;
-    let loopback = is_loopback(&url);
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(bad("must be an https:// URL")),
-    }
+    let url = check_https_url("issuer", raw).map_err(AppError::invalid_value)?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must not have a query or fragment"));
+        return Err(AppError::invalid_value(format!(
+            "issuer {raw:?} must not have a query or fragment"
+        )));
     }
     Ok(raw.to_string())
+}
+
+/// An IdP's URL (`what`, for the message): https, or plain http only on
+/// loopback (a provider on this machine, in development and tests).
+pub(crate) fn check_https_url(what: &str, raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{what} {raw:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        _ => Err(format!("{what} {raw:?} must be an https:// URL")),
+    }
 }
 
 /// The parts of a provider's discovery document scimlink uses.

@@ -30,7 +30,7 @@ use samael::schema::{AuthnRequest, Issuer};
 use samael::service_provider::{Error as SamlError, ServiceProvider};
 use serde::{Deserialize, Serialize};
 
-use super::oidc::is_loopback;
+use super::oidc::check_https_url;
 
 /// The signature methods accepted: RSA and ECDSA with SHA-256 or stronger.
 /// SHA-1 (and the digests of the same family) is refused.
@@ -84,15 +84,6 @@ pub struct IdpMetadata {
     pub entity_id: String,
     pub sso_url: String,
     pub certificates: Vec<IdpCertificate>,
-}
-
-fn check_url(what: &str, raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("{what} {raw:?} is not a URL: {e}"))?;
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
-        _ => Err(format!("{what} {raw:?} must be an https:// URL")),
-    }
 }
 
 pub fn certificate(der_base64: &str) -> Result<IdpCertificate, String> {
@@ -163,7 +154,7 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
         .find(|s| s.binding == HTTP_REDIRECT_BINDING)
         .map(|s| s.location.trim().to_string())
         .ok_or("idp_metadata_xml has no SingleSignOnService with the HTTP-Redirect binding")?;
-    check_url("the SingleSignOnService", &sso_url)?;
+    check_https_url("the SingleSignOnService", &sso_url)?;
     // samael's rule: the signing keys; only when there are none, the keys
     // of unspecified use. Never encryption-only keys.
     let signing: Vec<_> = idp

@@ -456,11 +456,29 @@ fn end_reason(
     }
 }
 
+/// `GET /auth/session`: the live session, as the API shows it.
 pub async fn current(
     state: &AppState,
     secret_value: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<SessionView> {
+    Ok(live(state, secret_value, meta).await?.view)
+}
+
+/// A live session: its view, and the account row behind it (the dashboard
+/// reads the organisation role from it, without reading the account again).
+pub struct Live {
+    pub view: SessionView,
+    pub account: AccountRow,
+}
+
+/// The live session of this secret (ending it here if policy says it is
+/// over), or 401.
+pub async fn live(
+    state: &AppState,
+    secret_value: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<Live> {
     let now = state.settings.clock.now();
     let secret_value = secret_value.filter(|s| !s.is_empty() && s.len() <= 200);
     let Some(secret_value) = secret_value else {
@@ -506,22 +524,23 @@ pub async fn current(
     };
     let idle_expires =
         (last_seen + TimeDelta::seconds(org.session_idle_seconds)).min(session.expires_at);
-    Ok(SessionView {
-        account_id: account.id,
-        user_name: account.user_name,
-        display_name: account.display_name,
+    let view = SessionView {
+        account_id: account.id.clone(),
+        user_name: account.user_name.clone(),
+        display_name: account.display_name.clone(),
         org: SessionOrg {
             id: org.id,
             slug: org.slug,
             name: org.name,
         },
-        auth_mode: account.auth_mode,
+        auth_mode: account.auth_mode.clone(),
         break_glass: account.break_glass,
         method: session.method,
         created_at: format_datetime(session.created_at),
         expires_at: format_datetime(session.expires_at),
         idle_expires_at: format_datetime(idle_expires),
-    })
+    };
+    Ok(Live { view, account })
 }
 
 /// `POST /auth/logout`: ends the session if there is one.

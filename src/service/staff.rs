@@ -6,7 +6,6 @@
 use super::{Actor, AppState, OrgScope, RequestMeta, signin};
 use crate::domain::{AdminRole, OrgRole, secret};
 use crate::error::{AppError, AppResult};
-use crate::store;
 
 /// A person signed in to the dashboard.
 #[derive(Debug, Clone)]
@@ -54,35 +53,41 @@ pub async fn authenticate(
     session_secret: Option<&str>,
     meta: &RequestMeta,
 ) -> AppResult<Result<Staff, Refused>> {
-    let session = match signin::current(state, session_secret, meta).await {
-        Ok(s) => s,
-        Err(AppError::Unauthorized(_)) => return Ok(Err(Refused::SignIn)),
-        Err(e) => return Err(e),
-    };
-    let account = store::users::find(&state.db.read, &session.org.id, &session.account_id)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("the account is gone".into()))?;
+    match signin::live(state, session_secret, meta).await {
+        Ok(live) => Ok(of_session(&live, session_secret.unwrap_or_default(), meta)),
+        Err(AppError::Unauthorized(_)) => Ok(Err(Refused::SignIn)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a live session's person may use the dashboard, and as whom.
+pub fn of_session(
+    live: &signin::Live,
+    session_secret: &str,
+    meta: &RequestMeta,
+) -> Result<Staff, Refused> {
+    let account = &live.account;
     let role = OrgRole::parse(&account.org_role)
         .ok()
         .and_then(OrgRole::staff);
     let Some(role) = role else {
-        return Ok(Err(Refused::NotStaff {
-            user_name: account.user_name,
-            org_slug: session.org.slug,
-        }));
+        return Err(Refused::NotStaff {
+            user_name: account.user_name.clone(),
+            org_slug: live.view.org.slug.clone(),
+        });
     };
     let actor = Actor::Staff {
         id: account.id.clone(),
         user_name: account.user_name.clone(),
         role,
     };
-    Ok(Ok(Staff {
-        scope: OrgScope::new(&session.org.id, actor, meta),
-        account_id: account.id,
-        user_name: account.user_name,
+    Ok(Staff {
+        scope: OrgScope::new(&live.view.org.id, actor, meta),
+        account_id: account.id.clone(),
+        user_name: account.user_name.clone(),
         role,
-        org_slug: session.org.slug,
-        org_name: session.org.name,
-        csrf: csrf_token(session_secret.unwrap_or_default()),
-    }))
+        org_slug: live.view.org.slug.clone(),
+        org_name: live.view.org.name.clone(),
+        csrf: csrf_token(session_secret),
+    })
 }

@@ -19,6 +19,8 @@ pub struct Model {
     pub return_to: String,
     /// The administrator testing the connection; `None` for a real sign-in.
     pub test_by: Option<String>,
+    /// The address the sign-in was started from (pending ones are capped per address).
+    pub client_address: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }

@@ -11,12 +11,32 @@ use crate::service::{AppState, signin};
 
 pub const SESSION_COOKIE: &str = "scimlink_session";
 
+/// Marks a browser that signed in to an account with a password before: its
+/// sign-ins have a throttle of their own (`service::signin::login`).
+pub const DEVICE_COOKIE: &str = "scimlink_device";
+
 pub(super) fn session_cookie(
     state: &AppState,
     value: String,
     max_age_seconds: i64,
 ) -> Cookie<'static> {
     cookie(state, SESSION_COOKIE, "/", value, max_age_seconds)
+}
+
+/// The device cookie of a password sign-in, when it set one.
+pub(super) fn device_cookie(
+    state: &AppState,
+    session: &signin::NewSession,
+) -> Option<Cookie<'static>> {
+    session.device_secret.clone().map(|value| {
+        cookie(
+            state,
+            DEVICE_COOKIE,
+            "/",
+            value,
+            signin::DEVICE_COOKIE_SECONDS,
+        )
+    })
 }
 
 /// An HttpOnly, SameSite=Lax cookie of this server.
@@ -49,8 +69,12 @@ pub async fn auth_password_login(
 ) -> ApiResult<HttpResponse> {
     let request = body.parse().await?;
     let session = signin::login(&state, request, &request_meta(&req)).await?;
+    let mut response = HttpResponse::Ok();
+    if let Some(device) = device_cookie(&state, &session) {
+        response.cookie(device);
+    }
     let cookie = session_cookie(&state, session.secret, session.max_age_seconds);
-    Ok(HttpResponse::Ok()
+    Ok(response
         .cookie(cookie)
         .content_type("application/json")
         .body(json_body(&session.body)?))

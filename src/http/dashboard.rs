@@ -1425,7 +1425,11 @@ pub async fn connection_test(
         Ok(c) => c.display_name,
         Err(e) => return refused(&staff, e, &back),
     };
-    match sso::start_test(&state, &staff.scope, &id).await {
+    let from = sso::StartedFrom {
+        client_address: staff.scope.request.client_address.clone(),
+        browser_secret: None,
+    };
+    match sso::start_test(&state, &staff.scope, &id, &from).await {
         // A page with a link, not a redirect: browsers hold a form's
         // redirect to `form-action`, which names only this server.
         Ok(Ok(started)) => {

@@ -32,9 +32,21 @@ pub struct RequestId(pub String);
 /// address is the peer's: a `Forwarded` header is not trusted, since any
 /// client could write one to dodge the sign-in throttle.
 pub fn request_meta(req: &HttpRequest) -> RequestMeta {
+    let cookie = |name: &str| {
+        req.cookie(name)
+            .map(|c| c.value().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    // Its own statement: the extensions' borrow must end before the cookies
+    // are parsed (actix caches them in the same extensions).
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     RequestMeta {
-        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        request_id,
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
+        browser: service::Browser {
+            session: cookie(super::auth::SESSION_COOKIE),
+            device: cookie(super::auth::DEVICE_COOKIE),
+        },
     }
 }
 

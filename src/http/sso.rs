@@ -9,7 +9,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::auth::{cookie, session_cookie};
+use super::auth::{cookie, device_cookie, session_cookie};
 use super::extract::request_meta;
 use super::html::{self, escape, form_map, query_map, query_value};
 use crate::domain::sso::safe_return_to;
@@ -59,6 +59,9 @@ pub(super) fn is_form(req: &HttpRequest) -> bool {
 /// Signed in: the session cookie, and on to `return_to`.
 fn signed_in(state: &AppState, session: NewSession, return_to: &str) -> HttpResponse {
     let mut response = html::see_other(return_to);
+    if let Some(device) = device_cookie(state, &session) {
+        let _ = response.add_cookie(&device);
+    }
     let _ = response.add_cookie(&session_cookie(
         state,
         session.secret,
@@ -286,6 +289,12 @@ pub async fn login_password(
             &e.to_string(),
             Some(&back),
         ),
+        Err(e @ AppError::BadRequest { .. }) => html::message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in refused",
+            &e.to_string(),
+            Some(&back),
+        ),
         Err(e) => broken(e),
     }
 }
@@ -293,7 +302,14 @@ pub async fn login_password(
 /// `GET /sso/{id}/start?return_to=/path`: to the IdP.
 pub async fn sso_start(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
     let query = query_map(&req);
-    match sso::start(&state, &id, query.get("return_to").map(String::as_str)).await {
+    let from = sso::StartedFrom {
+        client_address: request_meta(&req).client_address,
+        browser_secret: req
+            .cookie(SSO_BROWSER_COOKIE)
+            .map(|c| c.value().to_string()),
+    };
+    let return_to = query.get("return_to").map(String::as_str);
+    match sso::start(&state, &id, return_to, &from).await {
         Ok(Ok(started)) => {
             let mut response = html::see_other(&started.redirect_to);
             let _ = response.add_cookie(&browser_cookie(&state, started.browser_secret, 600));

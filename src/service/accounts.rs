@@ -762,6 +762,9 @@ pub async fn set_org_role(
         drop(txn);
         return view(state, scope, id).await;
     }
+    if role != OrgRole::Admin {
+        users::keep_an_admin(&txn, scope, &current).await?;
+    }
     store::accounts::set_org_role(&txn, &scope.org_id, id, role.as_str()).await?;
     audit::record(
         &txn,

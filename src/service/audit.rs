@@ -47,6 +47,107 @@ pub async fn record(
     Ok(())
 }
 
+/// Refused sign-ins come from unauthenticated requests, so what they may
+/// write is bounded: per organisation and client address, the first
+/// `REFUSALS_RECORDED_PER_WINDOW` of each window are recorded in full; the
+/// rest are counted, and the window's count becomes one
+/// `auth.refusals_suppressed` event once the window has ended.
+pub const REFUSAL_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+pub const REFUSALS_RECORDED_PER_WINDOW: i64 = 30;
+
+fn window_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let width = REFUSAL_WINDOW.num_seconds();
+    let start = at.timestamp().div_euclid(width) * width;
+    DateTime::from_timestamp(start, 0).unwrap_or(at)
+}
+
+/// Records a refused sign-in within its client address's budget (see
+/// `REFUSAL_WINDOW`); whether it was recorded in full. In the caller's
+/// transaction.
+pub async fn record_refusal(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &OrgScope,
+    at: DateTime<Utc>,
+    event: Event<'_>,
+) -> AppResult<bool> {
+    let Some(address) = scope.request.client_address.as_deref() else {
+        record(conn, scope, at, event).await?;
+        return Ok(true);
+    };
+    let window = window_start(at);
+    flush_refusal_windows(conn, &scope.org_id, window).await?;
+    let count = store::audit::count_refusal(conn, &scope.org_id, address, window).await?;
+    if count > REFUSALS_RECORDED_PER_WINDOW {
+        return Ok(false);
+    }
+    record(conn, scope, at, event).await?;
+    Ok(true)
+}
+
+/// Turns the organisation's refusal counters of windows before `current`
+/// into one `auth.refusals_suppressed` event each (where any was suppressed).
+async fn flush_refusal_windows(
+    conn: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+    current: DateTime<Utc>,
+) -> AppResult<()> {
+    for row in store::audit::ended_refusal_windows(conn, org_id, current).await? {
+        if !store::audit::take_refusal_window(conn, &row).await? {
+            continue;
+        }
+        let suppressed = row.count - REFUSALS_RECORDED_PER_WINDOW;
+        if suppressed <= 0 {
+            continue;
+        }
+        let scope = OrgScope::new(
+            org_id,
+            super::Actor::System,
+            &super::RequestMeta {
+                client_address: Some(row.client_address.clone()),
+                ..Default::default()
+            },
+        );
+        let ended = row.window_start + REFUSAL_WINDOW;
+        record(
+            conn,
+            &scope,
+            ended,
+            Event {
+                action: "auth.refusals_suppressed",
+                target_type: "organization",
+                target_id: Some(org_id),
+                summary: serde_json::json!({
+                    "client_address": row.client_address,
+                    "window_start": crate::scim::resource::format_datetime(row.window_start),
+                    "window_end": crate::scim::resource::format_datetime(ended),
+                    "refused": row.count,
+                    "recorded": REFUSALS_RECORDED_PER_WINDOW,
+                    "suppressed": suppressed,
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes the summaries of ended refusal windows before a reader looks, so
+/// the audit log is complete when read (a window's count is final only
+/// once it has ended).
+async fn flush_before_reading(state: &AppState, org_id: &str) -> AppResult<()> {
+    let current = window_start(state.settings.clock.now());
+    if store::audit::ended_refusal_windows(&state.db.read, org_id, current)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let txn = state.db.begin().await?;
+    flush_refusal_windows(&txn, org_id, current).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// An event as the admin API shows it.
 #[derive(Debug, Serialize)]
 pub struct EventView {
@@ -128,6 +229,7 @@ pub async fn list(state: &AppState, scope: &OrgScope, query: EventQuery) -> AppR
     };
     let since = time_bound("since", query.since.as_deref())?;
     let until = time_bound("until", query.until.as_deref())?;
+    flush_before_reading(state, &scope.org_id).await?;
     let filter = store::audit::EventFilter {
         since,
         until,

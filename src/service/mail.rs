@@ -18,6 +18,9 @@ use crate::store::{self, outbox::OutboxRow, users::AccountRow};
 pub const REDACTED_BODY: &str =
     "This message carried a password reset link that has since been used, replaced or withdrawn.";
 
+/// What support sees instead of a live reset link of a staff account.
+pub const STAFF_LINK_HIDDEN: &str = "This message carries a password reset link for an account with an organisation role; only an admin may see it.";
+
 /// The reset URL a person opens: `<public-url>/reset-password?token=<token>`.
 pub fn reset_url(base_url: &str, token: &str) -> String {
     format!("{base_url}/reset-password?token={token}")
@@ -141,6 +144,14 @@ pub async fn outbox(
     .await?;
     let reset_ids: Vec<String> = rows.iter().filter_map(|r| r.reset_id.clone()).collect();
     let now = state.settings.clock.now();
+    // A live link of a staff account would hand its powers to whoever reads
+    // it: only an admin may (support may not act on staff accounts at all).
+    let hidden = if scope.is_admin() {
+        std::collections::HashSet::new()
+    } else {
+        let accounts: Vec<String> = rows.iter().map(|r| r.account_id.clone()).collect();
+        store::accounts::staff_among(&state.db.read, &scope.org_id, &accounts).await?
+    };
     let live: std::collections::HashSet<String> =
         store::sessions::resets_by_ids(&state.db.read, &reset_ids)
             .await?
@@ -153,6 +164,9 @@ pub async fn outbox(
         .map(|row| {
             let carries_live_link = row.reset_id.as_ref().is_some_and(|id| live.contains(id));
             let (body, reset_url) = match (&row.reset_id, carries_live_link) {
+                (Some(_), true) if hidden.contains(&row.account_id) => {
+                    (STAFF_LINK_HIDDEN.to_string(), None)
+                }
                 (Some(_), true) => (row.body.clone(), find_url(&row.body)),
                 (Some(_), false) => (REDACTED_BODY.to_string(), None),
                 (None, _) => (row.body.clone(), None),

@@ -98,6 +98,27 @@ impl Actor {
 pub struct RequestMeta {
     pub request_id: Option<String>,
     pub client_address: Option<String>,
+    /// The browser's own cookies that a sign-in reads.
+    pub browser: Browser,
+}
+
+/// What a browser carries that a sign-in needs: the session a new sign-in
+/// replaces (it ends), and the device cookie that says this browser signed in
+/// to an account before. Both are secrets: `Debug` says only whether each is set.
+#[derive(Clone, Default)]
+pub struct Browser {
+    pub session: Option<String>,
+    pub device: Option<String>,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "<set>" } else { "<none>" };
+        f.debug_struct("Browser")
+            .field("session", &set(&self.session))
+            .field("device", &set(&self.device))
+            .finish()
+    }
 }
 
 /// The organisation a request acts for and who acts, decided by its
@@ -126,23 +147,34 @@ impl OrgScope {
         }
     }
 
-    /// Admin-only use cases start with this: a support token gets 403.
-    pub fn require_admin(&self) -> Result<(), AppError> {
+    /// Whether the actor has an organisation's admin powers: an allow-list
+    /// (an admin token, a person with the organisation role admin, or the
+    /// server's own command line); anything else, now or added later, is not.
+    pub fn is_admin(&self) -> bool {
         match &self.actor {
-            Actor::AdminToken {
-                role: AdminRole::Support,
-                ..
-            } => Err(AppError::Forbidden(
-                "this needs an admin token; a support token may not do it".into(),
-            )),
-            Actor::Staff {
-                role: AdminRole::Support,
-                ..
-            } => Err(AppError::Forbidden(
-                "this needs the organisation role admin; support may not do it".into(),
-            )),
-            _ => Ok(()),
+            Actor::AdminToken { role, .. } | Actor::Staff { role, .. } => *role == AdminRole::Admin,
+            Actor::Cli => true,
+            Actor::ScimToken { .. } | Actor::Account { .. } | Actor::System => false,
         }
+    }
+
+    /// Admin-only use cases start with this: anyone but an admin gets 403.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(match &self.actor {
+            Actor::AdminToken { .. } => {
+                "this needs an admin token; a support token may not do it".into()
+            }
+            Actor::Staff { .. } => {
+                "this needs the organisation role admin; support may not do it".into()
+            }
+            other => format!(
+                "this needs an administrator; a {} may not do it",
+                other.kind()
+            ),
+        }))
     }
 }
 
@@ -178,5 +210,75 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), AppErr
             )))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(actor: Actor) -> OrgScope {
+        OrgScope::new("org", actor, &RequestMeta::default())
+    }
+
+    #[test]
+    fn only_admins_pass_require_admin() {
+        let admins = [
+            Actor::AdminToken {
+                id: "t".into(),
+                label: "l".into(),
+                role: AdminRole::Admin,
+            },
+            Actor::Staff {
+                id: "a".into(),
+                user_name: "u".into(),
+                role: AdminRole::Admin,
+            },
+            Actor::Cli,
+        ];
+        for actor in admins {
+            assert!(scope(actor.clone()).require_admin().is_ok(), "{actor:?}");
+        }
+        let others = [
+            Actor::AdminToken {
+                id: "t".into(),
+                label: "l".into(),
+                role: AdminRole::Support,
+            },
+            Actor::Staff {
+                id: "a".into(),
+                user_name: "u".into(),
+                role: AdminRole::Support,
+            },
+            Actor::ScimToken {
+                id: "s".into(),
+                label: "okta".into(),
+            },
+            Actor::Account { id: "a".into() },
+            Actor::System,
+        ];
+        for actor in others {
+            assert!(
+                matches!(
+                    scope(actor.clone()).require_admin(),
+                    Err(AppError::Forbidden(_))
+                ),
+                "{actor:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_browsers_secrets_never_reach_a_log() {
+        let meta = RequestMeta {
+            browser: Browser {
+                session: Some("sess_secret_value".into()),
+                device: Some("dev_secret_value".into()),
+            },
+            ..Default::default()
+        };
+        let printed = format!("{meta:?}");
+        assert!(!printed.contains("secret_value"), "{printed}");
+        assert!(printed.contains("<set>"), "{printed}");
     }
 }

@@ -39,6 +39,9 @@ pub struct NewSession {
     pub body: LoginOk,
     pub secret: String,
     pub max_age_seconds: i64,
+    /// After a password sign-in: the device cookie that marks this browser
+    /// as known to the account (set again to renew it).
+    pub device_secret: Option<String>,
 }
 
 /// The sign-in URL of an organisation's SSO.
@@ -65,26 +68,45 @@ async fn verify(password: String, hash: Option<String>) -> AppResult<bool> {
     .await
 }
 
-/// Refuses when `key` has too many recent failures.
-async fn check_throttle(
+/// The longest user name a sign-in form takes: longer is refused before
+/// anything is looked up or stored.
+pub const MAX_SIGN_IN_USER_NAME_BYTES: usize = 1024;
+
+/// How many browsers an account remembers (the most recently used).
+const KNOWN_DEVICES_PER_ACCOUNT: u64 = 10;
+
+/// How long a device cookie lives.
+pub const DEVICE_COOKIE_SECONDS: i64 = 400 * 24 * 3600;
+
+/// Counts one attempt for `key`, before its password is checked, or refuses
+/// when the key has `limit` in the window (see `store::throttle`). Its own
+/// transaction, committed at once, so the count holds for every request and
+/// every instance from then on.
+async fn reserve_attempt(
     state: &AppState,
     key: &str,
     limit: u64,
     now: DateTime<Utc>,
-) -> AppResult<()> {
-    let (count, oldest) =
-        store::throttle::recent(&state.db.read, key, now - FAILURE_WINDOW).await?;
-    if count < limit {
-        return Ok(());
+) -> AppResult<i64> {
+    let txn = state.db.begin().await?;
+    let reserved = store::throttle::reserve(&txn, key, limit, now - FAILURE_WINDOW, now).await?;
+    txn.commit().await?;
+    match reserved {
+        store::throttle::Reservation::Counted(id) => Ok(id),
+        store::throttle::Reservation::Full { oldest } => {
+            let retry = oldest
+                .map(|t| (t + FAILURE_WINDOW - now).num_seconds().max(1))
+                .unwrap_or(FAILURE_WINDOW.num_seconds());
+            Err(AppError::TooManyAttempts {
+                retry_after_secs: u64::try_from(retry).unwrap_or(1),
+            })
+        }
     }
-    let retry = oldest
-        .map(|t| (t + FAILURE_WINDOW - now).num_seconds().max(1))
-        .unwrap_or(FAILURE_WINDOW.num_seconds());
-    Err(AppError::TooManyAttempts {
-        retry_after_secs: u64::try_from(retry).unwrap_or(1),
-    })
 }
 
+/// Records a refused password sign-in in the audit log (within the client
+/// address's budget, see `audit::record_refusal`). The attempt itself was
+/// already counted by `reserve_attempt`.
 async fn record_failure(
     state: &AppState,
     org: Option<&OrgRow>,
@@ -94,19 +116,13 @@ async fn record_failure(
     user_name: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let txn = state.db.begin().await?;
-    if let Some(address) = &meta.client_address {
-        store::throttle::record(&txn, &format!("address:{address}"), now).await?;
-    }
-    if let Some(a) = account {
-        store::throttle::record(&txn, &format!("account:{}", a.id), now).await?;
-    }
     if let Some(org) = org {
         let actor = match account {
             Some(a) => Actor::Account { id: a.id.clone() },
             None => Actor::System,
         };
-        audit::record(
+        let txn = state.db.begin().await?;
+        audit::record_refusal(
             &txn,
             &OrgScope::new(&org.id, actor, meta),
             now,
@@ -118,10 +134,27 @@ async fn record_failure(
             },
         )
         .await?;
+        txn.commit().await?;
     }
-    txn.commit().await?;
     log::info!("password sign-in refused: {reason}");
     Ok(())
+}
+
+/// The throttle key of a sign-in to `account`: the account's own, or, from a
+/// browser that signed in to it before, that browser's. Strangers guessing
+/// at an account fill its key; its owner's browser still has its own.
+async fn account_key(
+    state: &AppState,
+    account: &AccountRow,
+    meta: &RequestMeta,
+) -> AppResult<String> {
+    if let Some(device) = &meta.browser.device {
+        let hash = secret::hash(device);
+        if store::devices::is_known(&state.db.read, &account.org_id, &account.id, &hash).await? {
+            return Ok(format!("device:{}:{hash}", account.id));
+        }
+    }
+    Ok(format!("account:{}", account.id))
 }
 
 /// `POST /auth/password/login`.
@@ -131,19 +164,31 @@ pub async fn login(
     meta: &RequestMeta,
 ) -> AppResult<NewSession> {
     let now = state.settings.clock.now();
-    if let Some(address) = &meta.client_address {
-        check_throttle(
-            state,
-            &format!("address:{address}"),
-            MAX_FAILURES_PER_ADDRESS,
-            now,
-        )
-        .await?;
+    // Nothing of an oversized request is looked up or stored.
+    if request.user_name.len() > MAX_SIGN_IN_USER_NAME_BYTES {
+        return Err(AppError::invalid_value(format!(
+            "the user name must be at most {MAX_SIGN_IN_USER_NAME_BYTES} bytes"
+        )));
     }
-    let too_long = request.password.len() > crate::domain::MAX_PASSWORD_BYTES
-        || request.user_name.len() > 1024
-        || request.org.len() > 63;
-    let org = if too_long {
+    if request.password.len() > crate::domain::MAX_PASSWORD_BYTES {
+        return Err(AppError::invalid_value(format!(
+            "the password must be at most {} bytes",
+            crate::domain::MAX_PASSWORD_BYTES
+        )));
+    }
+    let address_attempt = match &meta.client_address {
+        Some(address) => Some(
+            reserve_attempt(
+                state,
+                &format!("address:{address}"),
+                MAX_FAILURES_PER_ADDRESS,
+                now,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let org = if request.org.len() > 63 {
         None
     } else {
         store::orgs::find_by_slug(&state.db.read, &request.org).await?
@@ -161,7 +206,10 @@ pub async fn login(
     };
     let (Some(org), Some(account)) = (org, account) else {
         verify(request.password, None).await?;
-        let org = store::orgs::find_by_slug(&state.db.read, &request.org).await?;
+        let org = match request.org.len() {
+            0..=63 => store::orgs::find_by_slug(&state.db.read, &request.org).await?,
+            _ => None,
+        };
         record_failure(
             state,
             org.as_ref(),
@@ -174,13 +222,8 @@ pub async fn login(
         .await?;
         return Err(AppError::InvalidCredentials);
     };
-    check_throttle(
-        state,
-        &format!("account:{}", account.id),
-        MAX_FAILURES_PER_ACCOUNT,
-        now,
-    )
-    .await?;
+    let account_key = account_key(state, &account, meta).await?;
+    reserve_attempt(state, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
     // DESIGN: refused for SSO accounts with a message naming the SSO sign-in;
     // invariant 4: under sso_required only break-glass accounts use a password.
     let sso_reason = if account.auth_mode == AuthMode::Sso.as_str() {
@@ -240,7 +283,7 @@ pub async fn login(
     // The session starts now, after the (slow) password check.
     let now = state.settings.clock.now();
     let txn = state.db.begin().await?;
-    let session = open_session(
+    let mut session = open_session(
         &txn,
         &org,
         &account.id,
@@ -250,13 +293,28 @@ pub async fn login(
         now,
     )
     .await?;
-    store::throttle::clear(
+    // The attempt succeeded: it is not a failure of the address, and the
+    // account's (or this browser's) count starts again.
+    if let Some(id) = address_attempt {
+        store::throttle::release(&txn, id).await?;
+    }
+    store::throttle::clear(&txn, &account_key, now - FAILURE_WINDOW).await?;
+    // This browser is now known to the account.
+    let device = match &meta.browser.device {
+        Some(d) => d.clone(),
+        None => secret::generate("dev").secret,
+    };
+    store::devices::remember(
         &txn,
-        &format!("account:{}", account.id),
-        now - FAILURE_WINDOW,
+        &org.id,
+        &account.id,
+        &secret::hash(&device),
+        now,
+        KNOWN_DEVICES_PER_ACCOUNT,
     )
     .await?;
     txn.commit().await?;
+    session.device_secret = Some(device);
     log::info!("account {} signed in with a password", account.id);
     Ok(session)
 }
@@ -276,6 +334,14 @@ pub(crate) async fn open_session(
 ) -> AppResult<NewSession> {
     let token = secret::generate("sess");
     let expires_at = now + TimeDelta::seconds(org.session_ttl_seconds);
+    // The browser's previous session (of whichever account) is replaced by
+    // this one: its cookie is overwritten, so it ends on the server too.
+    let replaced = match &meta.browser.session {
+        Some(previous) => {
+            store::sessions::end_by_hash(txn, &secret::hash(previous), "replaced", now).await?
+        }
+        None => None,
+    };
     let scope = OrgScope::new(
         &org.id,
         Actor::Account {
@@ -297,6 +363,10 @@ pub(crate) async fn open_session(
     )
     .await?;
     let mut summary = json!({"method": method.as_str(), "session_id": session.id});
+    // Another organisation's session ends too, but is not named here.
+    if let Some(replaced) = replaced.filter(|r| r.org_id == org.id) {
+        summary["replaced_session_id"] = json!(replaced.id);
+    }
     if let (Some(summary), serde_json::Value::Object(details)) = (summary.as_object_mut(), details)
     {
         summary.extend(details);
@@ -320,6 +390,7 @@ pub(crate) async fn open_session(
         },
         secret: token.secret,
         max_age_seconds: org.session_ttl_seconds,
+        device_secret: None,
     })
 }
 

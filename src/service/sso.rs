@@ -110,7 +110,7 @@ async fn refuse(
     // Nobody proved who they are: scimlink records the refusal, about the
     // account it concerns.
     let txn = state.db.begin().await?;
-    audit::record(
+    audit::record_refusal(
         &txn,
         &OrgScope::new(&connection.org_id, Actor::System, meta),
         now,
@@ -158,6 +158,7 @@ pub async fn start(
     state: &AppState,
     connection_id: &str,
     return_to: Option<&str>,
+    from: &StartedFrom,
 ) -> AppResult<Result<Started, Refusal>> {
     let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
         .await?
@@ -175,7 +176,7 @@ pub async fn start(
         Ok(r) => r,
         Err(e) => return Ok(Err(refusal(400, "This sign-in link is not valid", e))),
     };
-    send_to_idp(state, &connection, &return_to, None).await
+    send_to_idp(state, &connection, &return_to, None, from).await
 }
 
 /// A test sign-in an administrator starts from the dashboard: the same
@@ -185,6 +186,7 @@ pub async fn start_test(
     state: &AppState,
     scope: &OrgScope,
     connection_id: &str,
+    from: &StartedFrom,
 ) -> AppResult<Result<Started, Refusal>> {
     scope.require_admin()?;
     let connection = store::connections::find(&state.db.read, &scope.org_id, connection_id)
@@ -195,7 +197,29 @@ pub async fn start_test(
         .id()
         .ok_or_else(|| AppError::Forbidden("a test sign-in is started by a person".into()))?;
     let back = format!("/admin/connections/{}", connection.id);
-    send_to_idp(state, &connection, &back, Some(tester)).await
+    send_to_idp(state, &connection, &back, Some(tester), from).await
+}
+
+/// Sign-ins started but not answered, at most, per client address (beyond,
+/// a start is refused until some are answered or expire) and per browser
+/// (beyond, its oldest is dropped: a person with many tabs is never refused).
+pub const MAX_PENDING_PER_ADDRESS: u64 = 100;
+pub const MAX_PENDING_PER_BROWSER: u64 = 10;
+
+/// Who starts a sign-in: the client address, and the browser's SSO cookie
+/// if it already has one (kept, so its pending sign-ins can be capped).
+#[derive(Default)]
+pub struct StartedFrom {
+    pub client_address: Option<String>,
+    pub browser_secret: Option<String>,
+}
+
+fn too_many_pending() -> Refusal {
+    refusal(
+        429,
+        "Too many sign-ins started",
+        "Too many sign-ins were started from your network and not finished. Wait a few minutes, then start again.",
+    )
 }
 
 /// Records the pending request and says where the browser goes.
@@ -204,8 +228,17 @@ async fn send_to_idp(
     connection: &ConnectionRow,
     return_to: &str,
     test_by: Option<&str>,
+    from: &StartedFrom,
 ) -> AppResult<Result<Started, Refusal>> {
     let now = state.settings.clock.now();
+    // Checked before anything is fetched or stored.
+    if let Some(address) = &from.client_address
+        && store::connections::pending_from_address(&state.db.read, address, now).await?
+            >= MAX_PENDING_PER_ADDRESS
+    {
+        log::warn!("SSO sign-in start refused: too many pending from {address}");
+        return Ok(Err(too_many_pending()));
+    }
     let force_login = test_by.is_some();
     let prepared = match ConnectionKind::parse(&connection.kind) {
         Ok(ConnectionKind::Oidc) => prepare_oidc(state, connection, force_login).await,
@@ -216,9 +249,27 @@ async fn send_to_idp(
         Ok(p) => p,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let browser = secret::generate("ssob");
+    // A browser's cookie is a 256-bit secret of ours; anything else is replaced.
+    let browser = match from.browser_secret.as_deref() {
+        Some(s) if s.starts_with("ssob_") && s.len() <= 100 => secret::NewSecret {
+            hash: secret::hash(s),
+            secret: s.to_string(),
+        },
+        _ => secret::generate("ssob"),
+    };
     let txn = state.db.begin().await?;
     store::connections::purge_expired(&txn, now).await?;
+    if let Some(address) = &from.client_address {
+        // Again under the write lock, so racing starts cannot all pass.
+        store::advisory_lock(&txn, &format!("scimlink.sso_start:{address}")).await?;
+        if store::connections::pending_from_address(&txn, address, now).await?
+            >= MAX_PENDING_PER_ADDRESS
+        {
+            return Ok(Err(too_many_pending()));
+        }
+    }
+    store::connections::trim_browser_requests(&txn, &browser.hash, MAX_PENDING_PER_BROWSER - 1)
+        .await?;
     store::connections::insert_request(
         &txn,
         store::connections::NewRequest {
@@ -230,6 +281,7 @@ async fn send_to_idp(
             pkce_verifier: prepared.pkce_verifier.as_deref(),
             return_to,
             test_by,
+            client_address: from.client_address.as_deref(),
             now,
             expires_at: now + REQUEST_TTL,
         },

@@ -8,8 +8,8 @@ use sea_orm::ConnectionTrait;
 
 use super::audit::{self, Event};
 use super::listing::{self, Key, ListParams, Lister, Page};
-use super::{AppState, Conditional, OrgScope, Resource, accounts, blocking, check_if_match};
-use crate::domain::{AuthMode, password};
+use super::{Actor, AppState, Conditional, OrgScope, Resource, accounts, blocking, check_if_match};
+use crate::domain::{AuthMode, OrgRole, password};
 use crate::error::{AppError, AppResult};
 use crate::scim::filter::Cond;
 use crate::scim::projection::Projection;
@@ -259,7 +259,16 @@ pub(crate) async fn insert_account(
     if options.source == "scim"
         && let Some(existing) = unowned_match(&txn, scope, &attributes).await?
     {
-        return adopt(txn, scope, &org, existing, &attributes, password_hash).await;
+        return adopt(
+            state,
+            txn,
+            scope,
+            &org,
+            existing,
+            &attributes,
+            password_hash,
+        )
+        .await;
     }
     let row = create_in(&txn, scope, mode, &attributes, password_hash, &options, now).await?;
     txn.commit().await?;
@@ -379,6 +388,7 @@ fn primary_email(attributes: &Map<String, Value>) -> Option<String> {
 /// keeps its id, auth mode, sessions and history; its attributes become the
 /// IdP's. Without the setting, a clear 409.
 async fn adopt(
+    state: &AppState,
     txn: sea_orm::DatabaseTransaction,
     scope: &OrgScope,
     org: &OrgRow,
@@ -395,6 +405,15 @@ async fn adopt(
     }
     if password_hash.is_some() && existing.auth_mode == AuthMode::Sso.as_str() {
         return Err(sso_password_error());
+    }
+    let write = ScimWrite {
+        password: password_hash.is_some(),
+        deactivate: existing.active && attributes.get("active") == Some(&Value::Bool(false)),
+        delete: false,
+    };
+    if let Some(detail) = scim_write_refusal(&existing, true, write) {
+        drop(txn);
+        return Err(refuse_scim_write(state, scope, &existing.id, detail).await);
     }
     if let Some(clash) =
         store::users::find_clash(&txn, &scope.org_id, attributes, Some(&existing.id)).await?
@@ -433,6 +452,112 @@ async fn adopt(
         source: "scim".into(),
         ..row
     })
+}
+
+/// What SCIM asks of an existing account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScimWrite {
+    pub password: bool,
+    pub deactivate: bool,
+    pub delete: bool,
+}
+
+/// Why SCIM may not make this write, if it may not. An IdP manages the
+/// accounts SCIM made (or adopted, where the organisation allows it); the
+/// break-glass accounts and the dashboard's staff are there for when the IdP
+/// is wrong or down, so SCIM never sets their password, deactivates or
+/// deletes them.
+pub(crate) fn scim_write_refusal(
+    row: &AccountRow,
+    adopt_existing: bool,
+    write: ScimWrite,
+) -> Option<String> {
+    if row.source != "scim" && !adopt_existing {
+        return Some(format!(
+            "User {} was not provisioned by SCIM (it was made by {}); SCIM may not change or \
+             delete it unless an admin lets SCIM adopt existing accounts (scim_adopt_existing)",
+            row.id, row.source
+        ));
+    }
+    let protected = if row.break_glass {
+        Some("is a break-glass account".to_string())
+    } else if row.org_role != OrgRole::None.as_str() {
+        Some(format!("has the organisation role {}", row.org_role))
+    } else {
+        None
+    };
+    let what = if write.delete {
+        Some("delete it")
+    } else if write.deactivate {
+        Some("deactivate it")
+    } else if write.password {
+        Some("set its password")
+    } else {
+        None
+    };
+    match (protected, what) {
+        (Some(why), Some(what)) => Some(format!(
+            "User {} {why}; SCIM may not {what} (an admin can, in scimlink's admin API or dashboard)",
+            row.id
+        )),
+        _ => None,
+    }
+}
+
+/// Records a refused SCIM write (after its transaction rolled back) and
+/// returns the 403 the IdP gets.
+async fn refuse_scim_write(
+    state: &AppState,
+    scope: &OrgScope,
+    id: &str,
+    detail: String,
+) -> AppError {
+    let now = state.settings.clock.now();
+    let recorded = async {
+        let txn = state.db.begin().await?;
+        audit::record(
+            &txn,
+            scope,
+            now,
+            Event {
+                action: "scim.write_refused",
+                target_type: "account",
+                target_id: Some(id),
+                summary: json!({"detail": detail}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
+    if let Err(e) = recorded {
+        log::error!("could not record a refused SCIM write on User {id}: {e}");
+    }
+    log::info!("SCIM write on User {id} refused: {detail}");
+    AppError::Forbidden(detail)
+}
+
+/// DESIGN: an organisation keeps an admin. Refuses to take the admin powers
+/// of `row` (delete, demote, deactivate) when no other active admin remains.
+/// Takes the organisation's admin lock first, so two requests removing the
+/// last two admins cannot both pass.
+pub(crate) async fn keep_an_admin(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    row: &AccountRow,
+) -> AppResult<()> {
+    if row.org_role != OrgRole::Admin.as_str() || !row.active {
+        return Ok(());
+    }
+    store::advisory_lock(conn, &format!("scimlink.admins:{}", scope.org_id)).await?;
+    if store::accounts::count_active_admins(conn, &scope.org_id, &row.id).await? == 0 {
+        return Err(AppError::Conflict(format!(
+            "{} is the organisation's last active admin; make another account admin first",
+            row.user_name
+        )));
+    }
+    Ok(())
 }
 
 pub async fn get(
@@ -488,6 +613,24 @@ pub(crate) async fn update_row(
         // Nothing changes: no write, and the version stays as it is.
         return Ok(current);
     }
+    let deactivate = current.active && attributes.get("active") == Some(&Value::Bool(false));
+    let mut adopted = false;
+    if matches!(scope.actor, Actor::ScimToken { .. }) {
+        let org = org_of(&txn, scope).await?;
+        let write = ScimWrite {
+            password: password_hash.is_some(),
+            deactivate,
+            delete: false,
+        };
+        if let Some(detail) = scim_write_refusal(&current, org.scim_adopt_existing, write) {
+            drop(txn);
+            return Err(refuse_scim_write(state, scope, id, detail).await);
+        }
+        adopted = current.source != "scim";
+    }
+    if deactivate {
+        keep_an_admin(&txn, scope, &current).await?;
+    }
     if let Some(clash) =
         store::users::find_clash(&txn, &scope.org_id, &attributes, Some(id)).await?
     {
@@ -519,6 +662,21 @@ pub(crate) async fn update_row(
         )
         .collect();
     changed.sort_unstable();
+    if adopted {
+        store::accounts::set_source(&txn, &scope.org_id, id, "scim").await?;
+        audit::record(
+            &txn,
+            scope,
+            now,
+            Event {
+                action: "account.adopted",
+                target_type: "account",
+                target_id: Some(id),
+                summary: json!({"user_name": row.user_name, "previous_source": current.source}),
+            },
+        )
+        .await?;
+    }
     let mut summary = json!({"changed": changed});
     if password_set {
         summary["password_set"] = json!(true);
@@ -637,6 +795,19 @@ pub async fn delete(
     store::lock_memberships(&txn, &scope.org_id).await?;
     let current = find_existing(&txn, scope, id).await?;
     check_if_match(if_match, current.version)?;
+    if matches!(scope.actor, Actor::ScimToken { .. }) {
+        let org = org_of(&txn, scope).await?;
+        let write = ScimWrite {
+            password: false,
+            deactivate: false,
+            delete: true,
+        };
+        if let Some(detail) = scim_write_refusal(&current, org.scim_adopt_existing, write) {
+            drop(txn);
+            return Err(refuse_scim_write(state, scope, id, detail).await);
+        }
+    }
+    keep_an_admin(&txn, scope, &current).await?;
     // Its memberships go with it (by foreign key); the groups it leaves change version.
     let groups = store::groups::parents_of(&txn, &scope.org_id, id).await?;
     // Sessions, identity links, reset links and workspace roles go with it

@@ -350,3 +350,41 @@ pub async fn touch_account(
         .await?;
     Ok(())
 }
+
+/// Which of these accounts have an organisation role (the dashboard's staff).
+pub async fn staff_among(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    let mut staff = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .filter(account::Column::OrgId.eq(org_id))
+            .filter(account::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(account::Column::OrgRole.ne("none"))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        staff.extend(rows);
+    }
+    Ok(staff)
+}
+
+/// How many active accounts of the organisation have the organisation role
+/// admin, leaving out `except`.
+pub async fn count_active_admins(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    except: &str,
+) -> Result<u64, DbErr> {
+    account::Entity::find()
+        .filter(account::Column::OrgId.eq(org_id))
+        .filter(account::Column::OrgRole.eq("admin"))
+        .filter(account::Column::Active.eq(true))
+        .filter(account::Column::Id.ne(except))
+        .count(conn)
+        .await
+}

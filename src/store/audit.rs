@@ -126,3 +126,65 @@ pub async fn latest_actor_labels(
     }
     Ok(labels)
 }
+
+/// Counts one refused sign-in from `address` in the window starting at
+/// `window_start`, and answers how many the window has now.
+pub async fn count_refusal(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    address: &str,
+    window_start: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    use entity::audit_suppression as s;
+    super::advisory_lock(conn, &format!("scimlink.audit_budget:{org_id}:{address}")).await?;
+    let existing = s::Entity::find_by_id((org_id.to_string(), address.to_string(), window_start))
+        .one(conn)
+        .await?;
+    let count = existing.as_ref().map_or(0, |r| r.count) + 1;
+    let mut row = match existing {
+        Some(r) => s::ActiveModel::from(r),
+        None => s::ActiveModel {
+            org_id: Set(org_id.to_string()),
+            client_address: Set(address.to_string()),
+            window_start: Set(window_start),
+            count: Set(0),
+        },
+    };
+    row.count = Set(count);
+    if count == 1 {
+        row.insert(conn).await?;
+    } else {
+        row.update(conn).await?;
+    }
+    Ok(count)
+}
+
+/// The organisation's refusal counters of windows that started before `before`.
+pub async fn ended_refusal_windows(
+    conn: &impl ConnectionTrait,
+    org_id: &str,
+    before: DateTime<Utc>,
+) -> Result<Vec<entity::audit_suppression::Model>, DbErr> {
+    use entity::audit_suppression as s;
+    s::Entity::find()
+        .filter(s::Column::OrgId.eq(org_id))
+        .filter(s::Column::WindowStart.lt(before))
+        .all(conn)
+        .await
+}
+
+/// Removes one refusal counter; whether this call removed it (of two
+/// flushes racing, only one writes the window's summary).
+pub async fn take_refusal_window(
+    conn: &impl ConnectionTrait,
+    row: &entity::audit_suppression::Model,
+) -> Result<bool, DbErr> {
+    use entity::audit_suppression as s;
+    let deleted = s::Entity::delete_many()
+        .filter(s::Column::OrgId.eq(row.org_id.as_str()))
+        .filter(s::Column::ClientAddress.eq(row.client_address.as_str()))
+        .filter(s::Column::WindowStart.eq(row.window_start))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected == 1)
+}

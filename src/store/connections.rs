@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{saml_assertion_id, sso_connection, sso_request};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 pub use entity::sso_connection::Model as ConnectionRow;
@@ -85,6 +85,7 @@ pub struct NewRequest<'a> {
     pub pkce_verifier: Option<&'a str>,
     pub return_to: &'a str,
     pub test_by: Option<&'a str>,
+    pub client_address: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -100,11 +101,51 @@ pub async fn insert_request(conn: &impl ConnectionTrait, new: NewRequest<'_>) ->
         pkce_verifier: Set(new.pkce_verifier.map(str::to_string)),
         return_to: Set(new.return_to.to_string()),
         test_by: Set(new.test_by.map(str::to_string)),
+        client_address: Set(new.client_address.map(str::to_string)),
         created_at: Set(new.now),
         expires_at: Set(new.expires_at),
     }
     .insert(conn)
     .await?;
+    Ok(())
+}
+
+/// How many sign-ins started from this address are still waiting for an answer.
+pub async fn pending_from_address(
+    conn: &impl ConnectionTrait,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    sso_request::Entity::find()
+        .filter(sso_request::Column::ClientAddress.eq(address))
+        .filter(sso_request::Column::ExpiresAt.gt(now))
+        .count(conn)
+        .await
+}
+
+/// Deletes the oldest pending sign-ins of one browser beyond the newest `keep`.
+pub async fn trim_browser_requests(
+    conn: &impl ConnectionTrait,
+    browser_hash: &str,
+    keep: u64,
+) -> Result<(), DbErr> {
+    let stale: Vec<String> = sso_request::Entity::find()
+        .select_only()
+        .column(sso_request::Column::Id)
+        .filter(sso_request::Column::BrowserHash.eq(browser_hash))
+        .order_by_desc(sso_request::Column::CreatedAt)
+        .offset(keep)
+        // SQLite takes OFFSET only after a LIMIT.
+        .limit(10_000)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if !stale.is_empty() {
+        sso_request::Entity::delete_many()
+            .filter(sso_request::Column::Id.is_in(stale))
+            .exec(conn)
+            .await?;
+    }
     Ok(())
 }
 

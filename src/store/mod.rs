@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod connections;
+pub mod devices;
 pub mod filter_sql;
 pub mod groups;
 pub mod links;
@@ -132,13 +133,20 @@ pub async fn lock_memberships(
     conn: &impl sea_orm::ConnectionTrait,
     org_id: &str,
 ) -> Result<(), DbErr> {
+    advisory_lock(conn, &format!("scimlink.memberships:{org_id}")).await
+}
+
+/// A transaction-scoped lock on a name (PostgreSQL's advisory locks; on
+/// SQLite the single write connection already serialises every writer, so
+/// nothing is needed). Every instance on one database sees the same lock.
+pub async fn advisory_lock(conn: &impl sea_orm::ConnectionTrait, name: &str) -> Result<(), DbErr> {
     if conn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     conn.execute_raw(sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtext('scimlink.memberships:' || $1))",
-        [sea_orm::Value::from(org_id)],
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        [sea_orm::Value::from(name)],
     ))
     .await?;
     Ok(())

@@ -77,6 +77,24 @@ pub async fn end(
     Ok(result.rows_affected > 0)
 }
 
+/// Ends the live session whose token has this hash; the session, if it was live.
+pub async fn end_by_hash(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<SessionRow>, DbErr> {
+    let Some(row) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(token_hash))
+        .filter(session::Column::EndedAt.is_null())
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(end(conn, &row.id, reason, at).await?.then_some(row))
+}
+
 /// Ends every live session of these accounts (all of them, or only those
 /// opened with `method`), except `keep`; returns how many ended.
 pub async fn end_for_accounts(

@@ -20,6 +20,16 @@ async fn account_with_password(app: &TestApp, user_name: &str) -> String {
     id
 }
 
+/// Like `account_with_password`, for an account SCIM provisioned (which
+/// SCIM may then deactivate and delete).
+async fn scim_account_with_password(app: &TestApp, user_name: &str) -> String {
+    let user = app.create_user(&json!({"userName": user_name})).await;
+    let id = user["id"].as_str().unwrap().to_string();
+    let token = reset_token(app, &id).await;
+    set_password(app, &token, PASSWORD).await;
+    id
+}
+
 /// Issues a reset link and returns the token in it.
 async fn reset_token(app: &TestApp, id: &str) -> String {
     let (status, body) = app
@@ -457,7 +467,7 @@ async fn sessions_expire_and_go_idle_on_their_own_clock() {
 #[tokio::test]
 async fn scim_deactivation_ends_sessions_at_once_and_reactivation_does_not_restore_them() {
     let app = spawn_app().await;
-    let id = account_with_password(&app, "ada").await;
+    let id = scim_account_with_password(&app, "ada").await;
     let (_, _, cookie) = login(&app, "ada", PASSWORD).await;
     let cookie = cookie.unwrap();
     let response = app
@@ -488,7 +498,7 @@ async fn scim_deactivation_ends_sessions_at_once_and_reactivation_does_not_resto
 #[tokio::test]
 async fn scim_delete_ends_sessions_and_removes_identity_links() {
     let app = spawn_app().await;
-    let id = account_with_password(&app, "ada").await;
+    let id = scim_account_with_password(&app, "ada").await;
     let (_, _, cookie) = login(&app, "ada", PASSWORD).await;
     let (status, _) = app
         .admin(

@@ -10,6 +10,7 @@ mod dashboard;
 mod discovery;
 mod errors;
 mod groups;
+mod hardening;
 mod idp_entra;
 mod idp_jumpcloud;
 mod idp_okta;

@@ -12,7 +12,9 @@ use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
 use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml};
 use crate::domain::linking::Match;
-use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
+use crate::domain::sso::{
+    ConnectionKind, JitSetting, MatchOn, SamlAttribute, email_in_domains, safe_return_to,
+};
 use crate::domain::{AdminRole, AuthMode, OrgRole, secret};
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::normalize;
@@ -764,26 +766,9 @@ async fn check_saml_answer(
         issuer: connection.issuer.clone(),
         subject: verified.name_id.clone(),
         email: verified.email(),
-        display_name: verified.attribute(&[
-            "displayName",
-            "name",
-            "http://schemas.microsoft.com/identity/claims/displayname",
-        ]),
-        given_name: verified.attribute(&[
-            "firstName",
-            "givenName",
-            "given_name",
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
-            "urn:oid:2.5.4.42",
-        ]),
-        family_name: verified.attribute(&[
-            "lastName",
-            "surname",
-            "sn",
-            "family_name",
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
-            "urn:oid:2.5.4.4",
-        ]),
+        display_name: verified.attribute(SamlAttribute::DisplayName.names()),
+        given_name: verified.attribute(SamlAttribute::GivenName.names()),
+        family_name: verified.attribute(SamlAttribute::FamilyName.names()),
         claims: json!({
             "name_id": verified.name_id,
             "name_id_format": verified.name_id_format,

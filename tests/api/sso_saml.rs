@@ -752,3 +752,80 @@ async fn a_test_sign_in_shows_the_saml_assertion_and_signs_nobody_in() {
     let (status, _) = refusal(post_answer(&browser, &answer).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_standard_attribute_names_are_read() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let cid = id_of(
+        &connect_saml(
+            &app,
+            &idp,
+            "Shibboleth",
+            "trusted",
+            json!({"match_on": "email", "jit": "on"}),
+        )
+        .await,
+    );
+    use base64::Engine;
+    for (naming, who, mail_name, display_name) in [
+        (
+            "mace",
+            "maria",
+            "urn:mace:dir:attribute-def:mail",
+            "urn:mace:dir:attribute-def:displayName",
+        ),
+        (
+            "oid",
+            "oscar",
+            "urn:oid:0.9.2342.19200300.100.1.3",
+            "urn:oid:2.16.840.1.113730.3.1.241",
+        ),
+    ] {
+        let email = format!("{who}@example.com");
+        let (given, family, display) = (format!("{who} G"), format!("{who} F"), format!("{who} D"));
+        let browser = Browser::new();
+        let subject = format!("00u-{who}");
+        let answer = saml_answer(
+            &browser,
+            &app,
+            &idp,
+            &cid,
+            &[
+                ("subject", subject.as_str()),
+                ("attribute_names", naming),
+                ("email", email.as_str()),
+                ("given_name", given.as_str()),
+                ("family_name", family.as_str()),
+                ("display_name", display.as_str()),
+            ],
+        )
+        .await;
+        // pysaml2's own attribute maps named them.
+        let xml = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(answer["SAMLResponse"].as_str().expect("SAMLResponse"))
+                .expect("base64"),
+        )
+        .expect("UTF-8");
+        assert!(
+            xml.contains(&format!("Name=\"{mail_name}\""))
+                && xml.contains(&format!("Name=\"{display_name}\"")),
+            "{xml}"
+        );
+        let signed_in = post_answer(&browser, &answer).await;
+        assert_eq!(
+            signed_in.status(),
+            StatusCode::SEE_OTHER,
+            "{naming}: {:?}",
+            failures(&app).await
+        );
+        let (_, me) = browser.me(&app).await;
+        assert_eq!(me["userName"], email.as_str(), "{me}");
+        assert_eq!(me["emails"][0]["value"], email.as_str(), "{me}");
+        assert_eq!(me["name"]["givenName"], given.as_str(), "{me}");
+        assert_eq!(me["name"]["familyName"], family.as_str(), "{me}");
+        assert_eq!(me["displayName"], display.as_str(), "{me}");
+    }
+    assert_eq!(audit_events(&app, "account.jit_provisioned").await.len(), 2);
+}

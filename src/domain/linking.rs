@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::sso::MatchOn;
+
 /// Where an account's External user ID comes from, in order of precedence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExternalUserIdSource {
@@ -67,6 +69,47 @@ pub fn match_key(value: &str) -> String {
     }
 }
 
+/// SAML 2.0 Core §8.3.8: a transient NameID is an opaque identifier the IdP
+/// may change at every sign-in.
+pub const NAME_ID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
+/// Whether the IdP's subject names the person for good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubjectKind {
+    /// The same person has the same subject at every sign-in: an OIDC `sub`
+    /// (OIDC Core §2: "never reassigned"), a SAML persistent, email or
+    /// unspecified NameID.
+    #[default]
+    Stable,
+    /// A SAML transient NameID (SAML 2.0 Core §8.3.8): a value for one
+    /// sign-in. It is never linked, never compared with an account, and
+    /// never the base of a new account; only an attribute can find one.
+    Transient,
+}
+
+impl SubjectKind {
+    pub fn of_name_id_format(format: Option<&str>) -> Self {
+        match format.map(str::trim) {
+            Some(NAME_ID_TRANSIENT) => SubjectKind::Transient,
+            _ => SubjectKind::Stable,
+        }
+    }
+}
+
+/// What a verified sign-in presents to the rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Asserted<'a> {
+    /// The connection's rule.
+    pub rule: MatchOn,
+    /// The value the rule compares: the subject, or the asserted email.
+    pub value: &'a str,
+    pub subject_kind: SubjectKind,
+    /// An email the IdP vouches for (OIDC: `email_verified: true`).
+    pub email: Option<&'a str>,
+    /// Every claim or attribute (`email_verified`).
+    pub claims: &'a Value,
+}
+
 /// An existing identity link, as the store found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkView {
@@ -100,8 +143,13 @@ pub enum Match {
     Linked { link_id: String, account_id: String },
     /// Exactly one active account has this External user ID: link it.
     LinkTo { account_id: String },
-    /// No account: provision just in time or refuse (the organisation decides).
-    NoAccount,
+    /// Exactly one active account matches an attribute of a sign-in whose
+    /// subject is transient: sign in to it without a link (the next sign-in
+    /// brings another subject).
+    Unlinked { account_id: String },
+    /// No account: provision just in time (when the organisation wants it
+    /// and `jit` allows it) or refuse.
+    NoAccount { jit: Jit },
     /// More than one account matches: refuse, never guess.
     Ambiguous { account_ids: Vec<String> },
     /// The matching (or linked) account is deactivated: refuse, never link.
@@ -111,17 +159,39 @@ pub enum Match {
     LinkedElsewhere { account_id: String },
     /// The subject is an email the IdP itself says it has not verified.
     UnverifiedEmail,
+    /// The rule compares the subject, and the subject is transient: it
+    /// cannot identify anyone.
+    TransientSubject,
 }
 
-/// Matches (issuer, subject, claims) against what the organisation holds.
+/// Whether a sign-in that matches no account may make one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jit {
+    Allowed,
+    /// The subject is transient: an account made from it could never be
+    /// found again by its link, and the next sign-in would make another.
+    TransientSubject,
+    /// No email the IdP vouches for: the account would be named after an
+    /// opaque subject, with no address to reach the person.
+    NoEmail,
+}
+
+/// Matches a sign-in against what the organisation holds.
 ///
 /// Rules: an existing link wins and is never moved to another account; else
-/// the subject is compared with External user IDs (emails case-insensitively);
-/// a subject that is an email counts only when the IdP did not mark it
-/// unverified (`email_verified: false` for that same address); an email found
-/// only on the account side, or only in other claims, is never used.
-pub fn match_subject(directory: &Directory, subject: &str, claims: &Value) -> Match {
-    if let Some(link) = &directory.link {
+/// the value is compared by the connection's rule (emails
+/// case-insensitively); a value that is an email counts only when the IdP
+/// did not mark it unverified (`email_verified: false` for that same
+/// address); an email found only on the account side, or only in other
+/// claims, is never used. A transient subject is no identity: it is never
+/// looked up, compared or linked, so only the email rule can find its
+/// account, and it never makes one.
+pub fn match_subject(directory: &Directory, asserted: &Asserted<'_>) -> Match {
+    let transient = asserted.subject_kind == SubjectKind::Transient;
+    if transient && asserted.rule != MatchOn::Email {
+        return Match::TransientSubject;
+    }
+    if let Some(link) = directory.link.as_ref().filter(|_| !transient) {
         return if link.account_active {
             Match::Linked {
                 link_id: link.link_id.clone(),
@@ -133,15 +203,27 @@ pub fn match_subject(directory: &Directory, subject: &str, claims: &Value) -> Ma
             }
         };
     }
-    if is_email(subject.trim()) && email_marked_unverified(subject, claims) {
+    let value = asserted.value;
+    if is_email(value.trim()) && email_marked_unverified(value, asserted.claims) {
         return Match::UnverifiedEmail;
     }
     match directory.candidates.as_slice() {
-        [] => Match::NoAccount,
+        [] => Match::NoAccount {
+            jit: if transient {
+                Jit::TransientSubject
+            } else if asserted.email.is_none_or(|e| e.trim().is_empty()) {
+                Jit::NoEmail
+            } else {
+                Jit::Allowed
+            },
+        },
         [one] if !one.active => Match::Deactivated {
             account_id: one.account_id.clone(),
         },
         [one] if one.linked_subject_at_issuer.is_some() => Match::LinkedElsewhere {
+            account_id: one.account_id.clone(),
+        },
+        [one] if transient => Match::Unlinked {
             account_id: one.account_id.clone(),
         },
         [one] => Match::LinkTo {
@@ -172,6 +254,20 @@ fn email_marked_unverified(subject: &str, claims: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A stable subject under the External user ID rule, with an email.
+    fn stable(directory: &Directory, value: &str, claims: &Value) -> Match {
+        match_subject(
+            directory,
+            &Asserted {
+                rule: MatchOn::ExternalUserId,
+                value,
+                subject_kind: SubjectKind::Stable,
+                email: Some("bob@example.com"),
+                claims,
+            },
+        )
+    }
 
     fn candidate(id: &str, active: bool, linked: Option<&str>) -> CandidateView {
         CandidateView {
@@ -220,7 +316,7 @@ mod tests {
             candidates: vec![candidate("a2", true, None)],
         };
         assert_eq!(
-            match_subject(&directory, "s", &json!({})),
+            stable(&directory, "s", &json!({})),
             Match::Linked {
                 link_id: "l1".into(),
                 account_id: "a1".into()
@@ -239,7 +335,7 @@ mod tests {
             candidates: vec![],
         };
         assert_eq!(
-            match_subject(&directory, "s", &json!({})),
+            stable(&directory, "s", &json!({})),
             Match::Deactivated {
                 account_id: "a1".into()
             }
@@ -253,7 +349,7 @@ mod tests {
             candidates: vec![candidate("a1", true, None)],
         };
         assert_eq!(
-            match_subject(
+            stable(
                 &directory,
                 "bob@example.com",
                 &json!({"email_verified": true})
@@ -267,8 +363,8 @@ mod tests {
     #[test]
     fn no_candidate_is_no_account() {
         assert_eq!(
-            match_subject(&Directory::default(), "s", &json!({})),
-            Match::NoAccount
+            stable(&Directory::default(), "s", &json!({})),
+            Match::NoAccount { jit: Jit::Allowed }
         );
     }
 
@@ -279,7 +375,7 @@ mod tests {
             candidates: vec![candidate("a1", true, None), candidate("a2", false, None)],
         };
         assert_eq!(
-            match_subject(&directory, "s", &json!({})),
+            stable(&directory, "s", &json!({})),
             Match::Ambiguous {
                 account_ids: vec!["a1".into(), "a2".into()]
             }
@@ -293,7 +389,7 @@ mod tests {
             candidates: vec![candidate("a1", false, None)],
         };
         assert_eq!(
-            match_subject(&directory, "s", &json!({})),
+            stable(&directory, "s", &json!({})),
             Match::Deactivated {
                 account_id: "a1".into()
             }
@@ -307,7 +403,7 @@ mod tests {
             candidates: vec![candidate("a1", true, Some("other-subject"))],
         };
         assert_eq!(
-            match_subject(&directory, "s", &json!({})),
+            stable(&directory, "s", &json!({})),
             Match::LinkedElsewhere {
                 account_id: "a1".into()
             }
@@ -325,22 +421,108 @@ mod tests {
             json!({"email": "BOB@example.com", "email_verified": "false"}),
         ] {
             assert_eq!(
-                match_subject(&directory, "bob@example.com", &claims),
+                stable(&directory, "bob@example.com", &claims),
                 Match::UnverifiedEmail,
                 "{claims}"
             );
         }
         // SAML has no email_verified: absent is not "unverified".
         assert_eq!(
-            match_subject(&directory, "bob@example.com", &json!({})),
+            stable(&directory, "bob@example.com", &json!({})),
             Match::LinkTo {
                 account_id: "a1".into()
             }
         );
         // An opaque subject is not an email, whatever the email claim says.
         assert_eq!(
-            match_subject(&directory, "00u1", &json!({"email_verified": false})),
+            stable(&directory, "00u1", &json!({"email_verified": false})),
             Match::LinkTo {
+                account_id: "a1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn jit_needs_an_email_and_a_stable_subject() {
+        let claims = json!({});
+        let asserted = |subject_kind, email| Asserted {
+            rule: MatchOn::Email,
+            value: "bob@example.com",
+            subject_kind,
+            email,
+            claims: &claims,
+        };
+        let empty = Directory::default();
+        for (kind, email, jit) in [
+            (SubjectKind::Stable, Some("bob@example.com"), Jit::Allowed),
+            (SubjectKind::Stable, None, Jit::NoEmail),
+            (SubjectKind::Stable, Some(" "), Jit::NoEmail),
+            (
+                SubjectKind::Transient,
+                Some("bob@example.com"),
+                Jit::TransientSubject,
+            ),
+        ] {
+            assert_eq!(
+                match_subject(&empty, &asserted(kind, email)),
+                Match::NoAccount { jit },
+                "{kind:?} {email:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transient_subject_is_never_linked_nor_compared() {
+        assert_eq!(
+            SubjectKind::of_name_id_format(Some(NAME_ID_TRANSIENT)),
+            SubjectKind::Transient
+        );
+        for format in [
+            None,
+            Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+            Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"),
+        ] {
+            assert_eq!(SubjectKind::of_name_id_format(format), SubjectKind::Stable);
+        }
+        let claims = json!({});
+        let transient = |rule, value| Asserted {
+            rule,
+            value,
+            subject_kind: SubjectKind::Transient,
+            email: Some("bob@example.com"),
+            claims: &claims,
+        };
+        // A link of that one-time value (made before this rule) is ignored.
+        let directory = Directory {
+            link: Some(LinkView {
+                link_id: "l1".into(),
+                account_id: "a1".into(),
+                account_active: true,
+            }),
+            candidates: vec![candidate("a2", true, None)],
+        };
+        // Only an attribute may find the account, and no link is made.
+        assert_eq!(
+            match_subject(&directory, &transient(MatchOn::Email, "bob@example.com")),
+            Match::Unlinked {
+                account_id: "a2".into()
+            }
+        );
+        for rule in [MatchOn::ExternalUserId, MatchOn::UserName] {
+            assert_eq!(
+                match_subject(&directory, &transient(rule, "_3f1c9a")),
+                Match::TransientSubject,
+                "{rule:?}"
+            );
+        }
+        // The usual refusals still hold.
+        let taken = Directory {
+            link: None,
+            candidates: vec![candidate("a1", true, Some("persistent-id"))],
+        };
+        assert_eq!(
+            match_subject(&taken, &transient(MatchOn::Email, "bob@example.com")),
+            Match::LinkedElsewhere {
                 account_id: "a1".into()
             }
         );

@@ -1,6 +1,7 @@
 //! SSO connections as values: their kind, how a subject is matched, the JIT
-//! setting, the email domains they accept, and where a sign-in may return
-//! to. Pure: nothing here reads the database or the network.
+//! setting, the email domains they accept, the SAML attribute names read,
+//! and where a sign-in may return to. Pure: nothing here reads the database
+//! or the network.
 
 /// SAML 2.0 or OpenID Connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +94,61 @@ impl JitSetting {
             JitSetting::Inherit => organisation_default,
             JitSetting::On => true,
             JitSetting::Off => false,
+        }
+    }
+}
+
+/// What scimlink reads of a person from a SAML assertion's attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamlAttribute {
+    Email,
+    GivenName,
+    FamilyName,
+    DisplayName,
+}
+
+impl SamlAttribute {
+    /// The attribute names IdPs send it under, in order of preference
+    /// (compared case-insensitively): the plain names Okta, OneLogin and
+    /// JumpCloud use, Entra's claim URIs, the SAML V2.0 X.500/LDAP attribute
+    /// profile's `urn:oid:` names (NameFormat uri: mail RFC 4524 §2.16,
+    /// givenName RFC 4519 §2.12, sn RFC 4519 §2.32, displayName RFC 2798
+    /// §2.3) and the MACE-Dir `urn:mace:dir:attribute-def:` names
+    /// (Shibboleth, pysaml2). The one table of them.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            SamlAttribute::Email => &[
+                "email",
+                "mail",
+                "emailaddress",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                "urn:oid:0.9.2342.19200300.100.1.3",
+                "urn:mace:dir:attribute-def:mail",
+            ],
+            SamlAttribute::GivenName => &[
+                "firstName",
+                "givenName",
+                "given_name",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+                "urn:oid:2.5.4.42",
+                "urn:mace:dir:attribute-def:givenName",
+            ],
+            SamlAttribute::FamilyName => &[
+                "lastName",
+                "surname",
+                "sn",
+                "family_name",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+                "urn:oid:2.5.4.4",
+                "urn:mace:dir:attribute-def:sn",
+            ],
+            SamlAttribute::DisplayName => &[
+                "displayName",
+                "name",
+                "http://schemas.microsoft.com/identity/claims/displayname",
+                "urn:oid:2.16.840.1.113730.3.1.241",
+                "urn:mace:dir:attribute-def:displayName",
+            ],
         }
     }
 }

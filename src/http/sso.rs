@@ -219,22 +219,27 @@ pub async fn login_page(
     )
 }
 
-/// Whether a form post comes from this server's own pages (login CSRF):
-/// a browser sends `Origin` with every POST; a different one is refused.
+/// Whether a form post comes from this server's own pages (login CSRF and
+/// every other state-changing form): browsers send `Origin` with every POST
+/// (RFC 6454 §7; the Fetch standard), and it must be this server's public
+/// origin. Without `Origin`, the `Referer` (which the pages' `same-origin`
+/// referrer policy keeps on their own posts) must come from that origin; a
+/// post with neither cannot be told from a forged one and is refused.
 /// `Origin: null` (a privacy setting, or a page whose referrer policy hides
 /// it) counts as ours only when the browser's own `Sec-Fetch-Site`, which no
 /// page can set, says the post is same-origin.
 pub(super) fn same_origin(req: &HttpRequest, base_url: &str) -> bool {
     let header_text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let ours = url::Url::parse(base_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    let is_ours = |origin: &str| ours.as_deref() == Some(origin);
     match header_text("origin") {
-        None => true,
         Some("null") => header_text("sec-fetch-site") == Some("same-origin"),
-        Some(origin) => {
-            let ours = url::Url::parse(base_url)
-                .ok()
-                .map(|u| u.origin().ascii_serialization());
-            ours.as_deref() == Some(origin)
-        }
+        Some(origin) => is_ours(origin),
+        None => header_text("referer")
+            .and_then(|r| url::Url::parse(r).ok())
+            .is_some_and(|r| is_ours(&r.origin().ascii_serialization())),
     }
 }
 

@@ -2,11 +2,13 @@
 //! subject to an account through the pure rules of `domain::linking`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::audit::{self, Event};
 use super::{AppState, OrgScope, users};
-use crate::domain::linking::{self, CandidateView, Directory, LinkView, Match};
+use crate::domain::linking::{
+    self, Asserted, CandidateView, Directory, LinkView, Match, SubjectKind,
+};
 use crate::domain::sso::MatchOn;
 use crate::domain::user_name_key;
 use crate::error::{AppError, AppResult};
@@ -179,19 +181,22 @@ pub async fn delete(
 
 /// What the organisation holds for (issuer, subject), matched by the pure
 /// rules. SSO sign-in acts on the answer (link, JIT or refuse). Without a
-/// link, accounts are found by the connection's rule: `value` (the subject,
-/// the verified email or the user name) against the External user ID, the
-/// primary email or the userName.
+/// link, accounts are found by the connection's rule: `asserted.value` (the
+/// subject, the verified email or the user name) against the External user
+/// ID, the primary email or the userName. A transient subject is never
+/// looked up: it names nobody for good.
 pub async fn resolve(
     conn: &impl sea_orm::ConnectionTrait,
     org_id: &str,
     issuer: &str,
     subject: &str,
-    rule: MatchOn,
-    value: &str,
-    claims: &Value,
+    asserted: &Asserted<'_>,
 ) -> AppResult<Match> {
-    let link = match store::links::find_by_subject(conn, org_id, issuer, subject).await? {
+    let found = match asserted.subject_kind {
+        SubjectKind::Stable => store::links::find_by_subject(conn, org_id, issuer, subject).await?,
+        SubjectKind::Transient => None,
+    };
+    let link = match found {
         Some(l) => {
             let active = store::users::find(conn, org_id, &l.account_id)
                 .await?
@@ -204,9 +209,10 @@ pub async fn resolve(
         }
         None => None,
     };
+    let value = asserted.value;
     let mut candidates = Vec::new();
     if link.is_none() {
-        let accounts = match rule {
+        let accounts = match asserted.rule {
             MatchOn::ExternalUserId => {
                 store::accounts::find_by_external_user_id_key(
                     conn,
@@ -237,7 +243,6 @@ pub async fn resolve(
     }
     Ok(linking::match_subject(
         &Directory { link, candidates },
-        value,
-        claims,
+        asserted,
     ))
 }

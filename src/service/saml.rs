@@ -479,17 +479,12 @@ impl Verified {
     /// The email the IdP asserts: an email attribute, else an
     /// emailAddress-format NameID.
     pub fn email(&self) -> Option<String> {
-        self.attribute(&[
-            "email",
-            "mail",
-            "emailaddress",
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-            "urn:oid:0.9.2342.19200300.100.1.3",
-        ])
-        .or_else(|| {
-            (self.name_id_format.as_deref() == Some(NAME_ID_EMAIL)).then(|| self.name_id.clone())
-        })
-        .filter(|e| e.contains('@'))
+        self.attribute(crate::domain::sso::SamlAttribute::Email.names())
+            .or_else(|| {
+                (self.name_id_format.as_deref() == Some(NAME_ID_EMAIL))
+                    .then(|| self.name_id.clone())
+            })
+            .filter(|e| e.contains('@'))
     }
 }
 

@@ -11,8 +11,10 @@ use super::audit::{self, Event};
 use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
 use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml};
-use crate::domain::linking::Match;
-use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
+use crate::domain::linking::{Asserted, Jit, Match, SubjectKind};
+use crate::domain::sso::{
+    ConnectionKind, JitSetting, MatchOn, SamlAttribute, email_in_domains, safe_return_to,
+};
 use crate::domain::{AdminRole, AuthMode, OrgRole, secret};
 use crate::error::{AppError, AppResult};
 use crate::scim::resource::normalize;
@@ -29,6 +31,10 @@ pub struct Assertion {
     pub issuer: String,
     /// `sub` or NameID.
     pub subject: String,
+    /// Whether the subject names the person for good (a SAML transient
+    /// NameID does not).
+    #[serde(skip)]
+    pub subject_kind: SubjectKind,
     /// An email the IdP vouches for (OIDC: only with `email_verified: true`).
     pub email: Option<String>,
     pub display_name: Option<String>,
@@ -636,6 +642,7 @@ async fn check_oidc_answer(
     let assertion = Assertion {
         issuer: connection.issuer.clone(),
         subject: text("sub").unwrap_or_default(),
+        subject_kind: SubjectKind::Stable,
         // OIDC Core §5.7: an email is the person's only when verified.
         email: text("email").filter(|_| email_verified),
         display_name: text("name"),
@@ -815,27 +822,11 @@ async fn check_saml_answer(
     let assertion = Assertion {
         issuer: connection.issuer.clone(),
         subject: verified.name_id.clone(),
+        subject_kind: SubjectKind::of_name_id_format(verified.name_id_format.as_deref()),
         email: verified.email(),
-        display_name: verified.attribute(&[
-            "displayName",
-            "name",
-            "http://schemas.microsoft.com/identity/claims/displayname",
-        ]),
-        given_name: verified.attribute(&[
-            "firstName",
-            "givenName",
-            "given_name",
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
-            "urn:oid:2.5.4.42",
-        ]),
-        family_name: verified.attribute(&[
-            "lastName",
-            "surname",
-            "sn",
-            "family_name",
-            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
-            "urn:oid:2.5.4.4",
-        ]),
+        display_name: verified.attribute(SamlAttribute::DisplayName.names()),
+        given_name: verified.attribute(SamlAttribute::GivenName.names()),
+        family_name: verified.attribute(SamlAttribute::FamilyName.names()),
         claims: json!({
             "name_id": verified.name_id,
             "name_id_format": verified.name_id_format,
@@ -866,12 +857,8 @@ fn match_value(rule: MatchOn, assertion: &Assertion) -> Result<String, Refusal> 
 /// `complete` acts on it; a test sign-in only shows it.
 #[derive(Debug)]
 pub enum Decision {
-    /// An existing account: through its identity link, or (`link_id`
-    /// `None`) the first sign-in makes the link.
-    SignIn {
-        account_id: String,
-        link_id: Option<String>,
-    },
+    /// An existing account, reached `via` its link, a new link or the rule.
+    SignIn { account_id: String, via: Via },
     /// Nobody matches, and JIT makes an account.
     Provision,
     Refuse {
@@ -879,6 +866,18 @@ pub enum Decision {
         account_id: Option<String>,
         page: Refusal,
     },
+}
+
+/// How a sign-in reaches an existing account.
+#[derive(Debug)]
+pub enum Via {
+    /// Its identity link (the id).
+    Link(String),
+    /// The connection's rule found it; this first sign-in makes the link.
+    NewLink,
+    /// The connection's rule found it by an attribute; the subject is
+    /// transient, so nothing is linked.
+    Rule,
 }
 
 fn refuse_with(reason: &'static str, account_id: Option<String>, page: Refusal) -> Decision {
@@ -925,14 +924,19 @@ pub async fn decide(
         Ok(v) => v,
         Err(page) => return Ok(refuse_with("no_verified_email", None, page)),
     };
+    let asserted = Asserted {
+        rule,
+        value: &value,
+        subject_kind: assertion.subject_kind,
+        email: assertion.email.as_deref(),
+        claims: &assertion.claims,
+    };
     let found = super::linking::resolve(
         &state.db.read,
         &org.id,
         &assertion.issuer,
         &assertion.subject,
-        rule,
-        &value,
-        &assertion.claims,
+        &asserted,
     )
     .await?;
     let ask = "Ask your administrator.";
@@ -942,25 +946,44 @@ pub async fn decide(
             account_id,
         } => Decision::SignIn {
             account_id,
-            link_id: Some(link_id),
+            via: Via::Link(link_id),
         },
         Match::LinkTo { account_id } => Decision::SignIn {
             account_id,
-            link_id: None,
+            via: Via::NewLink,
         },
-        Match::NoAccount => {
+        Match::Unlinked { account_id } => Decision::SignIn {
+            account_id,
+            via: Via::Rule,
+        },
+        Match::NoAccount { jit: allowed } => {
             let jit = JitSetting::parse(&connection.jit)
                 .unwrap_or(JitSetting::Inherit)
                 .enabled(org.jit_provisioning);
-            if jit {
-                Decision::Provision
-            } else {
-                let page = refusal(
-                    403,
-                    "There is no account for you here",
-                    format!("{} has no account for this person. {ask}", org.name),
-                );
-                refuse_with("no_account", None, page)
+            match (jit, allowed) {
+                (false, _) => {
+                    let page = refusal(
+                        403,
+                        "There is no account for you here",
+                        format!("{} has no account for this person. {ask}", org.name),
+                    );
+                    refuse_with("no_account", None, page)
+                }
+                (true, Jit::Allowed) => Decision::Provision,
+                (true, Jit::TransientSubject) => {
+                    refuse_with("transient_name_id", None, transient_name_id(rule))
+                }
+                (true, Jit::NoEmail) => {
+                    let page = refusal(
+                        403,
+                        "Your account cannot be created",
+                        format!(
+                            "{} creates accounts only for people whose identity provider sends a verified email, and yours sent none. Ask your administrator to have the identity provider send your email (OpenID Connect: the email scope, with email_verified; SAML: an email attribute).",
+                            org.name
+                        ),
+                    );
+                    refuse_with("jit_without_email", None, page)
+                }
             }
         }
         Match::Ambiguous { account_ids } => {
@@ -1000,7 +1023,26 @@ pub async fn decide(
             );
             refuse_with("unverified_email", None, page)
         }
+        Match::TransientSubject => refuse_with("transient_name_id", None, transient_name_id(rule)),
     })
+}
+
+/// The page refusing a transient NameID where a lasting identifier is
+/// needed: what the IdP must send instead.
+fn transient_name_id(rule: MatchOn) -> Refusal {
+    let why = match rule {
+        MatchOn::Email => "so scimlink cannot make an account from it",
+        MatchOn::ExternalUserId | MatchOn::UserName => {
+            "so scimlink cannot find or link your account by it"
+        }
+    };
+    refusal(
+        403,
+        "Your identity provider sent a one-time identifier",
+        format!(
+            "Your identity provider identified you with a transient NameID, which changes at every sign-in, {why}. Ask your administrator to have the identity provider send a persistent NameID (or the id its SCIM sends as externalId, or your email), or to match this connection on email with an email attribute."
+        ),
+    )
 }
 
 /// What a test sign-in shows its administrator: what the IdP asserted, and
@@ -1055,10 +1097,7 @@ async fn test_report(
             .map(|row| row.map(|r| (r.id, r.user_name, r.active, r.auth_mode)))
     };
     let (outcome, verdict, reason, account) = match decision {
-        Decision::SignIn {
-            account_id,
-            link_id,
-        } => match user_name_of(account_id).await? {
+        Decision::SignIn { account_id, via } => match user_name_of(account_id).await? {
             Some((id, user_name, active, auth_mode)) => {
                 if !active {
                     let v = format!("Refused: {user_name} is deactivated.");
@@ -1068,8 +1107,13 @@ async fn test_report(
                         "Refused: {user_name} signs in with a password; switch it to SSO first."
                     );
                     ("refuse", v, Some("password_mode"), Some((id, user_name)))
-                } else if link_id.is_some() {
+                } else if let Via::Link(_) = via {
                     let v = format!("Signs in to {user_name}, through its identity link.");
+                    ("sign_in", v, None, Some((id, user_name)))
+                } else if let Via::Rule = via {
+                    let v = format!(
+                        "Signs in to {user_name} (the connection's match rule found it by email) without linking: the NameID is transient."
+                    );
                     ("sign_in", v, None, Some((id, user_name)))
                 } else {
                     let v = format!(
@@ -1171,17 +1215,14 @@ pub async fn complete(
         return Ok(Outcome::Refused(inactive_link()));
     };
     match decide(state, &org, connection, &assertion).await? {
-        Decision::SignIn {
-            account_id,
-            link_id,
-        } => {
+        Decision::SignIn { account_id, via } => {
             sign_in(
                 state,
                 &org,
                 connection,
                 &assertion,
                 &account_id,
-                link_id,
+                via,
                 return_to,
                 meta,
             )
@@ -1209,7 +1250,8 @@ pub async fn complete(
     }
 }
 
-/// Signs in to an existing account: through its link, or making the link.
+/// Signs in to an existing account: through its link, making the link, or
+/// (a transient subject) without one.
 #[allow(clippy::too_many_arguments)]
 async fn sign_in(
     state: &AppState,
@@ -1217,7 +1259,7 @@ async fn sign_in(
     connection: &ConnectionRow,
     assertion: &Assertion,
     account_id: &str,
-    link_id: Option<String>,
+    via: Via,
     return_to: String,
     meta: &RequestMeta,
 ) -> AppResult<Outcome> {
@@ -1271,12 +1313,13 @@ async fn sign_in(
         )
         .await;
     }
-    let made_link = match &link_id {
-        Some(id) => {
+    let made_link = match &via {
+        Via::Link(id) => {
             store::links::touch(&txn, id, now).await?;
             None
         }
-        None => Some(link(&txn, org, connection, assertion, account_id, meta, now).await?),
+        Via::NewLink => Some(link(&txn, org, connection, assertion, account_id, meta, now).await?),
+        Via::Rule => None,
     };
     if let Some(Err(page)) = made_link {
         drop(txn);

@@ -763,9 +763,13 @@ async fn the_external_user_id_defaults_to_external_id_then_email_then_user_name(
         &app.org.id,
         "https://idp.example.com",
         "b@example.COM",
-        scimlink::domain::sso::MatchOn::ExternalUserId,
-        "b@example.COM",
-        &json!({}),
+        &scimlink::domain::linking::Asserted {
+            rule: scimlink::domain::sso::MatchOn::ExternalUserId,
+            value: "b@example.COM",
+            subject_kind: scimlink::domain::linking::SubjectKind::Stable,
+            email: None,
+            claims: &json!({}),
+        },
     )
     .await
     .unwrap();

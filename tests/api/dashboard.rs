@@ -85,6 +85,7 @@ pub(crate) async fn sign_in_staff(
     );
     let set = client
         .post(app.url("/reset-password"))
+        .header("origin", &app.address)
         .form(&[
             ("token", token),
             ("password", PASSWORD),
@@ -96,6 +97,7 @@ pub(crate) async fn sign_in_staff(
     assert_eq!(set.status(), StatusCode::OK);
     let signed_in = client
         .post(app.url(&format!("/login/{}/password", app.org.slug)))
+        .header("origin", &app.address)
         .form(&[
             ("user_name", user_name),
             ("password", PASSWORD),
@@ -124,6 +126,7 @@ pub(crate) async fn start_test_sign_in(
     assert!(html.contains("Test sign-in"), "{html}");
     let response = client
         .post(app.url(&format!("/admin/connections/{connection_id}/test")))
+        .header("origin", &app.address)
         .form(&[("csrf", csrf_of(&html).as_str())])
         .send()
         .await
@@ -154,6 +157,7 @@ fn csrf_of(html: &str) -> String {
     html[at..].split('"').next().unwrap_or_default().to_string()
 }
 
+/// Posts a form as a browser does from this server's page: with its `Origin`.
 async fn post_form(
     client: &reqwest::Client,
     app: &TestApp,
@@ -162,6 +166,7 @@ async fn post_form(
 ) -> (StatusCode, String) {
     let response = client
         .post(app.url(path))
+        .header("origin", &app.address)
         .form(form)
         .send()
         .await
@@ -316,9 +321,11 @@ async fn every_form_needs_the_session_token_and_this_origin() {
     let add = |token: String| {
         let admin = admin.clone();
         let url = app.url("/admin/users");
+        let origin = app.address.clone();
         async move {
             admin
                 .post(url)
+                .header("origin", origin)
                 .form(&[("csrf", token.as_str()), ("user_name", "mallory")])
                 .send()
                 .await
@@ -661,9 +668,138 @@ async fn reset_links_are_used_once_and_bad_ones_say_so() {
     assert!(html.contains("The two passwords differ."), "{html}");
     let json_post = client
         .post(app.url("/reset-password"))
+        .header("origin", &app.address)
         .json(&json!({"token": "x"}))
         .send()
         .await
         .expect("POST");
     assert_eq!(json_post.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_form_without_this_origin_or_referer_is_refused() {
+    let app = spawn_app().await;
+    let (_, admin) = staff(&app, "ada", "admin").await;
+    let (_, html) = page(&admin, &app, "/admin/users/new").await;
+    let csrf = csrf_of(&html);
+    let ours = app.url("/admin/users/new");
+    let add = |user_name: &'static str, headers: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let url = app.url("/admin/users");
+        let csrf = csrf.clone();
+        async move {
+            let mut request = admin.post(url);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            request
+                .form(&[("csrf", csrf.as_str()), ("user_name", user_name)])
+                .send()
+                .await
+                .expect("POST")
+                .status()
+        }
+    };
+    // Neither Origin nor Referer: a forged form looks just like this.
+    assert_eq!(add("mallory", vec![]).await, StatusCode::FORBIDDEN);
+    // A Referer from another site, from this port under another host name,
+    // or not a URL.
+    for referer in [
+        "https://evil.example/admin/users/new".to_string(),
+        ours.replace("127.0.0.1", "localhost"),
+        "not a url".to_string(),
+    ] {
+        assert_eq!(
+            add("mallory", vec![("referer", referer.clone())]).await,
+            StatusCode::FORBIDDEN,
+            "{referer}"
+        );
+    }
+    // Another site's Origin is refused whatever the Referer says.
+    assert_eq!(
+        add(
+            "mallory",
+            vec![
+                ("origin", "https://evil.example".into()),
+                ("referer", ours.clone())
+            ]
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // `Origin: null` counts only with the browser's own same-origin mark.
+    assert_eq!(
+        add("mallory", vec![("origin", "null".into())]).await,
+        StatusCode::FORBIDDEN
+    );
+    let (_, listed) = app
+        .admin(Method::GET, "/api/v1/accounts?query=mallory", None)
+        .await;
+    assert_eq!(
+        listed["accounts"].as_array().map(Vec::len),
+        Some(0),
+        "{listed}"
+    );
+    // This server's Referer (a browser that sends no Origin), or `Origin:
+    // null` from a same-origin page, is one of ours.
+    assert_eq!(
+        add("pat", vec![("referer", ours.clone())]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        add(
+            "quinn",
+            vec![
+                ("origin", "null".into()),
+                ("sec-fetch-site", "same-origin".into())
+            ]
+        )
+        .await,
+        StatusCode::OK
+    );
+
+    // The sign-in, reset and sign-out forms hold to the same rule.
+    let anonymous = browser();
+    for (path, form) in [
+        (
+            format!("/login/{}/password", app.org.slug),
+            vec![("user_name", "ada"), ("password", PASSWORD)],
+        ),
+        (
+            "/reset-password".to_string(),
+            vec![
+                ("token", "reset_nope"),
+                ("password", PASSWORD),
+                ("password2", PASSWORD),
+            ],
+        ),
+        ("/sign-out".to_string(), vec![("csrf", csrf.as_str())]),
+    ] {
+        let response = anonymous
+            .post(app.url(&path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let signed_in = anonymous
+        .post(app.url(&format!("/login/{}/password", app.org.slug)))
+        .header("referer", app.url(&format!("/login/{}", app.org.slug)))
+        .form(&[("user_name", "ada"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    // Without Origin or Referer, sign-out leaves the session alone.
+    let (_, users) = page(&admin, &app, "/admin/users").await;
+    let token = csrf_of(&users);
+    let response = admin
+        .post(app.url("/sign-out"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(page(&admin, &app, "/admin/users").await.0, StatusCode::OK);
 }

@@ -234,6 +234,59 @@ async fn without_jit_an_unknown_person_is_told_to_ask_an_administrator() {
 }
 
 #[tokio::test]
+async fn jit_without_a_verified_email_makes_no_account() {
+    let app = spawn_app().await;
+    let idp = OidcIdp::start().await;
+    // JIT on and no email_domains: only a verified email may make an account.
+    let connection = connect(&app, &idp, "Okta", json!({"jit": "on"})).await;
+    let cid = connection["id"].as_str().unwrap();
+    for (sub, claims) in [
+        (
+            "00u-unverified",
+            json!({"sub": "00u-unverified", "email": "u@example.com", "email_verified": false}),
+        ),
+        ("00u-no-email", json!({"sub": "00u-no-email"})),
+    ] {
+        idp.account(claims).await;
+        let browser = Browser::new();
+        let (status, page) = refusal(
+            browser
+                .sign_in(&app, &idp, cid, sub, &Tamper::default())
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{sub}: {page}");
+        assert!(page.contains("verified email"), "{sub}: {page}");
+        assert_eq!(browser.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        failures(&app).await,
+        vec!["jit_without_email", "jit_without_email"]
+    );
+    let (_, accounts) = app.admin(Method::GET, "/api/v1/accounts", None).await;
+    assert_eq!(
+        accounts["accounts"].as_array().map(Vec::len),
+        Some(0),
+        "{accounts}"
+    );
+    assert!(
+        audit_events(&app, "account.jit_provisioned")
+            .await
+            .is_empty()
+    );
+    // A verified email still makes one.
+    idp.account(json!({"sub": "00u-ok", "email": "ok@example.com", "email_verified": true}))
+        .await;
+    let browser = Browser::new();
+    assert_signed_in(
+        &browser
+            .sign_in(&app, &idp, cid, "00u-ok", &Tamper::default())
+            .await,
+    );
+    assert_eq!(browser.me(&app).await.1["userName"], "ok@example.com");
+}
+
+#[tokio::test]
 async fn sandbox_and_production_share_one_sign_in_page() {
     let app = spawn_app().await;
     let idp = OidcIdp::start().await;

@@ -752,3 +752,187 @@ async fn a_test_sign_in_shows_the_saml_assertion_and_signs_nobody_in() {
     let (status, _) = refusal(post_answer(&browser, &answer).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+const TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+
+/// How many accounts the organisation has.
+async fn account_count(app: &TestApp) -> usize {
+    let (_, accounts) = app.admin(Method::GET, "/api/v1/accounts", None).await;
+    accounts["accounts"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_transient_name_id_is_never_linked_nor_provisioned() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    // The default rule compares the NameID, and JIT is on.
+    let cid = id_of(&connect_saml(&app, &idp, "Shibboleth", "trusted", json!({"jit": "on"})).await);
+    // An External user ID that happens to equal a one-time value.
+    let alice = scim_user(&app, "alice@example.com", "_t-alice").await;
+    let transient = |value: &'static str, email: &'static str| {
+        [
+            ("subject", value),
+            ("name_id_format", TRANSIENT),
+            ("email", email),
+        ]
+    };
+    let browser = Browser::new();
+    let (status, page) = refusal(
+        saml_sign_in(
+            &browser,
+            &app,
+            &idp,
+            &cid,
+            &transient("_t-alice", "alice@example.com"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(
+        page.contains("transient NameID") && page.contains("persistent NameID"),
+        "{page}"
+    );
+    assert_eq!(last_failure(&app).await, "transient_name_id");
+    assert_eq!(browser.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    // Nor does it make an account, JIT or not.
+    assert_refused(
+        &app,
+        &idp,
+        &cid,
+        &transient("_t-new", "new@example.com"),
+        StatusCode::FORBIDDEN,
+        "transient_name_id",
+    )
+    .await;
+    // A lasting NameID without an email makes no account either (JIT needs one).
+    assert_refused(
+        &app,
+        &idp,
+        &cid,
+        &[("subject", "00u-no-email")],
+        StatusCode::FORBIDDEN,
+        "jit_without_email",
+    )
+    .await;
+    assert!(identities(&app, &alice).await.is_empty());
+    assert_eq!(account_count(&app).await, 1);
+
+    // Matching on email: the email attribute finds the account at every
+    // sign-in, each with another NameID, and nothing is linked.
+    let (status, body) = patch_connection(&app, &cid, &json!({"match_on": "email"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for value in ["_t-1", "_t-2"] {
+        let browser = Browser::new();
+        let answer = saml_sign_in(
+            &browser,
+            &app,
+            &idp,
+            &cid,
+            &transient(value, "alice@example.com"),
+        )
+        .await;
+        assert_eq!(
+            answer.status(),
+            StatusCode::SEE_OTHER,
+            "{value}: {:?}",
+            failures(&app).await
+        );
+        assert_eq!(browser.me(&app).await.1["id"], alice, "{value}");
+    }
+    assert!(identities(&app, &alice).await.is_empty());
+    assert!(audit_events(&app, "identity.linked").await.is_empty());
+    // Someone unknown is still refused rather than provisioned.
+    assert_refused(
+        &app,
+        &idp,
+        &cid,
+        &transient("_t-3", "stranger@example.com"),
+        StatusCode::FORBIDDEN,
+        "transient_name_id",
+    )
+    .await;
+    assert_eq!(account_count(&app).await, 1);
+    assert!(
+        audit_events(&app, "account.jit_provisioned")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_standard_attribute_names_are_read() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let cid = id_of(
+        &connect_saml(
+            &app,
+            &idp,
+            "Shibboleth",
+            "trusted",
+            json!({"match_on": "email", "jit": "on"}),
+        )
+        .await,
+    );
+    use base64::Engine;
+    for (naming, who, mail_name, display_name) in [
+        (
+            "mace",
+            "maria",
+            "urn:mace:dir:attribute-def:mail",
+            "urn:mace:dir:attribute-def:displayName",
+        ),
+        (
+            "oid",
+            "oscar",
+            "urn:oid:0.9.2342.19200300.100.1.3",
+            "urn:oid:2.16.840.1.113730.3.1.241",
+        ),
+    ] {
+        let email = format!("{who}@example.com");
+        let (given, family, display) = (format!("{who} G"), format!("{who} F"), format!("{who} D"));
+        let browser = Browser::new();
+        let subject = format!("00u-{who}");
+        let answer = saml_answer(
+            &browser,
+            &app,
+            &idp,
+            &cid,
+            &[
+                ("subject", subject.as_str()),
+                ("attribute_names", naming),
+                ("email", email.as_str()),
+                ("given_name", given.as_str()),
+                ("family_name", family.as_str()),
+                ("display_name", display.as_str()),
+            ],
+        )
+        .await;
+        // pysaml2's own attribute maps named them.
+        let xml = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(answer["SAMLResponse"].as_str().expect("SAMLResponse"))
+                .expect("base64"),
+        )
+        .expect("UTF-8");
+        assert!(
+            xml.contains(&format!("Name=\"{mail_name}\""))
+                && xml.contains(&format!("Name=\"{display_name}\"")),
+            "{xml}"
+        );
+        let signed_in = post_answer(&browser, &answer).await;
+        assert_eq!(
+            signed_in.status(),
+            StatusCode::SEE_OTHER,
+            "{naming}: {:?}",
+            failures(&app).await
+        );
+        let (_, me) = browser.me(&app).await;
+        assert_eq!(me["userName"], email.as_str(), "{me}");
+        assert_eq!(me["emails"][0]["value"], email.as_str(), "{me}");
+        assert_eq!(me["name"]["givenName"], given.as_str(), "{me}");
+        assert_eq!(me["name"]["familyName"], family.as_str(), "{me}");
+        assert_eq!(me["displayName"], display.as_str(), "{me}");
+    }
+    assert_eq!(audit_events(&app, "account.jit_provisioned").await.len(), 2);
+}

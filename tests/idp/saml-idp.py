@@ -31,6 +31,10 @@ Options (query parameters on /sso, JSON fields on /idp-initiated):
   email, given_name, family_name, display_name
                     attributes "email", "firstName", "lastName", "displayName" (NameFormat basic),
                     each only when given
+  attribute_names   plain (default: the names above) | mace | oid: the names pysaml2's own
+                    attribute maps give mail, givenName, sn and displayName, as Shibboleth and
+                    pysaml2 IdPs send them: urn:mace:dir:attribute-def:mail ... (NameFormat basic)
+                    or urn:oid:0.9.2342.19200300.100.1.3 ... (NameFormat uri)
   sign              both (default: the Assertion, then the Response) | assertion | response | none
   key               trusted (default) | second | untrusted: the key that signs; its certificate is
                     the signature's KeyInfo
@@ -85,7 +89,7 @@ warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp, xmldsig  # noqa: E402
 from saml2.assertion import Policy  # noqa: E402
-from saml2.attribute_converter import AttributeConverter  # noqa: E402
+from saml2.attribute_converter import AttributeConverter, ac_factory  # noqa: E402
 from saml2.authn_context import PASSWORDPROTECTEDTRANSPORT  # noqa: E402
 from saml2.config import IdPConfig  # noqa: E402
 from saml2.md import EntityDescriptor  # noqa: E402
@@ -107,6 +111,16 @@ ATTRIBUTES = {
     "family_name": "lastName",
     "display_name": "displayName",
 }
+# Option name -> the LDAP name pysaml2's attribute maps (saml2/attributemaps)
+# turn into urn:mace:dir:attribute-def:<name> or its urn:oid: form.
+LDAP_NAMES = {
+    "email": "mail",
+    "given_name": "givenName",
+    "family_name": "sn",
+    "display_name": "displayName",
+}
+# attribute_names option -> the NameFormat pysaml2's maps are chosen by.
+NAMINGS = {"plain": None, "mace": saml.NAME_FORMAT_BASIC, "oid": saml.NAME_FORMAT_URI}
 # The usual prefixes, for readable XML.
 PREFIXES = {"md": md.NAMESPACE, "saml": saml.NAMESPACE, "samlp": samlp.NAMESPACE, "ds": xmldsig.NAMESPACE}
 
@@ -154,13 +168,17 @@ class KeyPair:
 
 class ReleaseEverything(Policy):
     """A release policy that gives every SP every attribute the test asked for,
-    whatever its metadata requests, with Name as given and NameFormat basic."""
+    whatever its metadata requests, in the NameFormat given (basic by default)."""
+
+    def __init__(self, name_form=saml.NAME_FORMAT_BASIC):
+        super().__init__()
+        self.name_form = name_form
 
     def restrict(self, ava, sp_entity_id, metadata=None):
         return dict(ava)
 
     def get_name_form(self, sp_entity_id):
-        return saml.NAME_FORMAT_BASIC
+        return self.name_form
 
 
 def attribute_converter():
@@ -345,7 +363,17 @@ class IdP:
         audience = opts.get("audience") or sp_entity_id
         expired = str(opts.get("expired") or "") in ("1", "true", "True")
 
-        ava = {ATTRIBUTES[k]: [str(opts[k])] for k in ATTRIBUTES if opts.get(k)}
+        naming = opts.get("attribute_names") or "plain"
+        if naming not in NAMINGS:
+            raise BadRequest(f"attribute_names must be one of {', '.join(NAMINGS)}")
+        if naming == "plain":
+            ava = {ATTRIBUTES[k]: [str(opts[k])] for k in ATTRIBUTES if opts.get(k)}
+            self.server.config.attribute_converters = [attribute_converter()]
+            release = ReleaseEverything()
+        else:
+            ava = {LDAP_NAMES[k]: [str(opts[k])] for k in LDAP_NAMES if opts.get(k)}
+            self.server.config.attribute_converters = ac_factory()
+            release = ReleaseEverything(NAMINGS[naming])
         name_id = saml.NameID(
             format=opts.get("name_id_format") or saml.NAMEID_FORMAT_UNSPECIFIED,
             text=str(subject),
@@ -360,7 +388,7 @@ class IdP:
             sp_entity_id=sp_entity_id,
             name_id=name_id,
             authn={"class_ref": PASSWORDPROTECTEDTRANSPORT},
-            release_policy=ReleaseEverything(),
+            release_policy=release,
             sign_response=False,
             sign_assertion=False,
             encrypt_assertion=False,
@@ -403,6 +431,7 @@ class IdP:
             xml = tampered(xml, tamper, str(opts.get("tamper_value") or "attacker"))
         log(
             f"response {response.id} for {sp_entity_id}: subject={subject} sign={sign} key={key_name} alg={alg}"
+            + (f" attribute_names={naming}" if naming != "plain" else "")
             + (" expired" if expired else "")
             + (f" tamper={tamper}" if tamper else "")
         )

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{saml_assertion_id, sso_connection, sso_request};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 pub use entity::sso_connection::Model as ConnectionRow;
@@ -66,6 +66,41 @@ pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Resu
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// Every stored OIDC client secret as stored (sealed, or in clear from
+/// before sealing), with its connection's id: for sealing them and for a
+/// key rotation, which cover the whole server, not one organisation.
+pub async fn client_secrets(conn: &impl ConnectionTrait) -> Result<Vec<(String, String)>, DbErr> {
+    sso_connection::Entity::find()
+        .select_only()
+        .column(sso_connection::Column::Id)
+        .column(sso_connection::Column::OidcClientSecret)
+        .filter(sso_connection::Column::OidcClientSecret.is_not_null())
+        .order_by_asc(sso_connection::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Replaces a connection's stored client secret if it is still `old` (an
+/// admin's change since it was read wins). `true`: replaced.
+pub async fn replace_client_secret(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let result = sso_connection::Entity::update_many()
+        .col_expr(
+            sso_connection::Column::OidcClientSecret,
+            sea_orm::sea_query::Expr::value(new),
+        )
+        .filter(sso_connection::Column::Id.eq(id))
+        .filter(sso_connection::Column::OidcClientSecret.eq(old))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn count_enabled(conn: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr> {

@@ -43,6 +43,9 @@ pub enum Command {
     /// Manage accounts from the server's shell (break-glass accounts, first admins).
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage the key that seals stored secrets (OIDC client secrets).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +91,52 @@ pub struct ServeArgs {
         default_value = "scimlink <no-reply@localhost>"
     )]
     pub mail_from: String,
+    #[command(flatten)]
+    pub keys: SecretKeyArgs,
+}
+
+/// The keys that seal stored secrets.
+#[derive(Args)]
+pub struct SecretKeyArgs {
+    /// Key that seals stored OIDC client secrets (AES-256-GCM): base64 of 32
+    /// bytes; generate one with `openssl rand -base64 32`. Without it, a SQLite
+    /// database keeps its key in a file beside it (<database file>.key, created
+    /// with mode 0600 on first start); a PostgreSQL database then cannot store
+    /// client secrets. Prefer the environment variable to the flag.
+    #[arg(long, env = "SCIMLINK_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Old keys, comma-separated, still accepted for opening secrets sealed
+    /// before a rotation; `scimlink secrets rotate` re-seals them with the
+    /// current key, after which they can go.
+    #[arg(long, env = "SCIMLINK_SECRET_KEY_PREVIOUS", hide_env_values = true)]
+    pub secret_key_previous: Option<String>,
+}
+
+/// Never prints a key.
+impl std::fmt::Debug for SecretKeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretKeyArgs")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| ".."))
+            .field(
+                "secret_key_previous",
+                &self.secret_key_previous.as_ref().map(|_| ".."),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-seal every stored client secret with the current key
+    /// (SCIMLINK_SECRET_KEY), opening them with it or one of
+    /// SCIMLINK_SECRET_KEY_PREVIOUS; secrets still in clear are sealed too.
+    /// All or nothing. To rotate: set SCIMLINK_SECRET_KEY to a new key and
+    /// SCIMLINK_SECRET_KEY_PREVIOUS to the old one, restart the servers, run
+    /// this, then drop the old key.
+    Rotate {
+        #[command(flatten)]
+        keys: SecretKeyArgs,
+    },
 }
 
 /// Where a printed one-time link points, and how long it lasts.

@@ -4,11 +4,12 @@ use clap::Parser;
 
 use scimlink::cli::{
     AccountCommand, AdminTokenCommand, Cli, Command, OrgCommand, ResetLinkArgs, ScimTokenCommand,
-    ServeArgs,
+    SecretKeyArgs, SecretsCommand, ServeArgs,
 };
+use scimlink::domain::sealing::SecretKeys;
 use scimlink::domain::{AdminRole, OrgSlug};
 use scimlink::service;
-use scimlink::settings::Settings;
+use scimlink::settings::{self, KeySource, Settings};
 use scimlink::startup::Application;
 use scimlink::store::Db;
 
@@ -127,6 +128,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::AdminToken(command) => admin_token(&cli.database_url, command).await,
+        Command::Secrets(SecretsCommand::Rotate { keys }) => {
+            let keys = secret_keys(&cli.database_url, &keys)?.ok_or_else(|| {
+                format!(
+                    "SCIMLINK_SECRET_KEY is not set: there is no key to seal with ({})",
+                    scimlink::domain::sealing::HOW_TO_GENERATE
+                )
+            })?;
+            let db = open(&cli.database_url).await?;
+            let rotation = service::secrets::rotate(&db, &keys).await?;
+            println!(
+                "{} client secret(s) re-sealed with key {}; {} already were",
+                rotation.resealed,
+                keys.current_id(),
+                rotation.current
+            );
+            Ok(())
+        }
         Command::Account(command) => account(&cli.database_url, command).await,
         Command::ScimToken(ScimTokenCommand::Revoke { id }) => {
             let db = open(&cli.database_url).await?;
@@ -147,11 +165,50 @@ fn cli_state(db: Db, database_url: String, link: &ResetLinkArgs) -> service::App
         db,
         settings: std::sync::Arc::new(settings),
         base_url: link.public_url.trim_end_matches('/').to_string(),
+        oidc_providers: Default::default(),
     }
 }
 
+/// The sealing keys, their source said in the log.
+fn secret_keys(database_url: &str, args: &SecretKeyArgs) -> Result<Option<SecretKeys>, String> {
+    let (keys, source) = settings::secret_keys(
+        database_url,
+        args.secret_key.as_deref(),
+        args.secret_key_previous.as_deref(),
+    )?;
+    let id = keys.as_ref().map(|k| k.current_id()).unwrap_or_default();
+    match source {
+        KeySource::Environment => {
+            log::info!("stored secrets are sealed with SCIMLINK_SECRET_KEY (key {id})")
+        }
+        KeySource::File {
+            path,
+            created: true,
+        } => log::warn!(
+            "created {} (mode 0600) with the key that seals stored OIDC client secrets (key {id}): keep it with the database but out of its backups, as the secrets cannot be read without it; or set SCIMLINK_SECRET_KEY",
+            path.display()
+        ),
+        KeySource::File {
+            path,
+            created: false,
+        } => log::info!(
+            "stored secrets are sealed with the key in {} (key {id})",
+            path.display()
+        ),
+        KeySource::Ephemeral => log::info!(
+            "an in-memory database: stored secrets are sealed with a key of this process"
+        ),
+        KeySource::Missing => log::info!(
+            "SCIMLINK_SECRET_KEY is not set: OIDC connections cannot store a client secret until it is ({})",
+            scimlink::domain::sealing::HOW_TO_GENERATE
+        ),
+    }
+    Ok(keys)
+}
+
 async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
-    let settings = Settings {
+    let keys = secret_keys(&database_url, &args.keys)?;
+    let mut settings = Settings {
         bind: args.bind,
         database_url,
         public_url: args.public_url,
@@ -164,9 +221,23 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         sso_clock_skew_seconds: args.sso_clock_skew.clamp(0, 600),
+        secret_keys: None,
         clock: Default::default(),
     };
     let db = open(&settings.database_url).await?;
+    let check = service::secrets::seal_at_start(&db, keys.as_ref()).await?;
+    if check.sealed > 0 {
+        log::info!(
+            "sealed {} OIDC client secret(s) stored in clear",
+            check.sealed
+        );
+    }
+    for (connection, why) in &check.unreadable {
+        log::warn!(
+            "SSO connection {connection}: {why}; sign-ins through it fail until that key is configured"
+        );
+    }
+    settings.secret_keys = keys.map(std::sync::Arc::new);
     let bootstrap_token = service::orgs::bootstrap(&db)
         .await
         .map_err(|e| e.to_string())?;

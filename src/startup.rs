@@ -55,6 +55,7 @@ impl Application {
             db,
             settings: Arc::new(settings.clone()),
             base_url: base_url.clone(),
+            oidc_providers: Default::default(),
         });
         // Forms (the dashboard's, a SAML post, pasted IdP metadata) take the
         // same body limit as the API, not actix's default 256 KiB.

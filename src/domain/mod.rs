@@ -2,6 +2,7 @@
 
 pub mod linking;
 pub mod password;
+pub mod sealing;
 pub mod secret;
 pub mod sso;
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::audit::{self, Event};
-use super::{AppState, OrgScope, oidc, saml};
+use super::{AppState, OrgScope, oidc, saml, secrets};
 use crate::domain::WorkspaceRole;
 use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, parse_email_domains};
 use crate::error::{AppError, AppResult};
@@ -185,11 +185,12 @@ fn bounded(name: &str, value: &str, max: usize) -> AppResult<String> {
 
 /// Applies `input` to `row` and checks the result as a whole.
 async fn apply(
+    state: &AppState,
     scope: &OrgScope,
-    conn: &impl sea_orm::ConnectionTrait,
     mut row: ConnectionRow,
     input: ConnectionInput,
 ) -> AppResult<ConnectionRow> {
+    let conn = &state.db.read;
     let is_saml = row.kind == ConnectionKind::Saml.as_str();
     let misplaced = if is_saml {
         [
@@ -252,12 +253,16 @@ async fn apply(
     if is_saml {
         apply_saml(&mut row, &input)?;
     } else {
-        apply_oidc(&mut row, &input).await?;
+        apply_oidc(state, &mut row, &input).await?;
     }
     Ok(row)
 }
 
-async fn apply_oidc(row: &mut ConnectionRow, input: &ConnectionInput) -> AppResult<()> {
+async fn apply_oidc(
+    state: &AppState,
+    row: &mut ConnectionRow,
+    input: &ConnectionInput,
+) -> AppResult<()> {
     if let Some(v) = &input.issuer {
         row.issuer = oidc::check_issuer(v)?;
     }
@@ -265,7 +270,21 @@ async fn apply_oidc(row: &mut ConnectionRow, input: &ConnectionInput) -> AppResu
         row.oidc_client_id = Some(bounded("client_id", v, 1024)?);
     }
     if let Some(v) = &input.client_secret {
-        row.oidc_client_secret = Some(bounded("client_secret", v, 4096)?);
+        let plain = bounded("client_secret", v, 4096)?;
+        // Stored sealed, never in clear. The same secret again keeps its
+        // sealed value: nothing changed.
+        let same = row
+            .oidc_client_secret
+            .as_deref()
+            .and_then(|stored| secrets::open(&state.settings, &row.id, stored).ok())
+            .is_some_and(|current| current.expose() == plain);
+        if !same {
+            row.oidc_client_secret = Some(secrets::seal_client_secret(
+                &state.settings,
+                &row.id,
+                &plain,
+            )?);
+        }
     }
     if let Some(v) = &input.scopes {
         let mut scopes = vec!["openid".to_string()];
@@ -291,7 +310,15 @@ async fn apply_oidc(row: &mut ConnectionRow, input: &ConnectionInput) -> AppResu
     if row.enabled {
         // An enabled connection must work: its discovery document must be
         // readable now and name the same issuer.
-        oidc::discover(&row.issuer).await?;
+        state
+            .oidc_providers
+            .refresh_discovery(&row.issuer, state.settings.clock.now())
+            .await
+            .map_err(|e| {
+                AppError::invalid_value(format!(
+                    "an enabled OIDC connection must reach its provider: {e}"
+                ))
+            })?;
     }
     Ok(())
 }
@@ -436,7 +463,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let row = apply(scope, &state.db.read, blank, input).await?;
+    let row = apply(state, scope, blank, input).await?;
     let txn = state.db.begin().await?;
     let enabled_before = store::connections::count_enabled(&txn, &scope.org_id).await?;
     let row = store::connections::insert(&txn, row).await?;
@@ -481,7 +508,7 @@ pub async fn update(
         ));
     }
     let before = audit_summary(&current);
-    let next = apply(scope, &state.db.read, current.clone(), input).await?;
+    let next = apply(state, scope, current.clone(), input).await?;
     if next == current {
         return Ok(view(&state.base_url, current));
     }

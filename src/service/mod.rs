@@ -11,9 +11,11 @@ pub mod linking;
 pub mod listing;
 pub mod mail;
 pub mod oidc;
+pub mod oidc_cache;
 pub mod orgs;
 pub mod saml;
 pub mod search;
+pub mod secrets;
 pub mod sessions;
 pub mod signin;
 pub mod sso;
@@ -36,6 +38,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Public base URL without a trailing slash, for `meta.location`.
     pub base_url: String,
+    /// The OpenID providers' discovery documents and keys, shared by all
+    /// requests of this process.
+    pub oidc_providers: Arc<oidc_cache::ProviderCache>,
 }
 
 /// Who acts, as the audit log records it.

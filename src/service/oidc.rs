@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -86,14 +86,76 @@ pub struct Discovery {
     pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(url: &str, what: &str) -> Result<T, String> {
+/// A provider's document and how long it may be reused.
+pub struct Fetched<T> {
+    pub value: T,
+    pub lifetime: TimeDelta,
+}
+
+/// Reuse when the provider says nothing (OpenID Connect Discovery and RFC
+/// 7517 leave it to the HTTP caching headers).
+pub const DEFAULT_LIFETIME: TimeDelta = TimeDelta::minutes(5);
+/// The longest reuse, whatever the provider says: a key it withdraws is
+/// dropped within a day.
+pub const MAX_LIFETIME: TimeDelta = TimeDelta::hours(24);
+
+/// How long a provider's answer may be reused, from its `Cache-Control`
+/// (RFC 9111 §5.2.2): `no-store` and `no-cache` not at all (scimlink does
+/// not revalidate), `max-age=N` N seconds (at most `MAX_LIFETIME`), neither
+/// `DEFAULT_LIFETIME`. RFC 9111 §4.2.1: a malformed or repeated `max-age`
+/// makes the answer stale.
+pub fn cache_lifetime(cache_control: Option<&str>) -> TimeDelta {
+    let Some(header) = cache_control else {
+        return DEFAULT_LIFETIME;
+    };
+    let mut max_age = None;
+    for directive in header.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "no-store" | "no-cache" => return TimeDelta::zero(),
+            "max-age" if max_age.is_some() => return TimeDelta::zero(),
+            "max-age" => {
+                let value = value.trim().trim_matches('"');
+                match value.parse::<u64>() {
+                    Ok(n) => max_age = Some(n),
+                    // Larger than any integer: RFC 9111 §1.2.2 says 2^31.
+                    Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                        max_age = Some(u64::MAX)
+                    }
+                    Err(_) => return TimeDelta::zero(),
+                }
+            }
+            _ => {}
+        }
+    }
+    match max_age {
+        Some(n) => TimeDelta::seconds(
+            i64::try_from(n)
+                .unwrap_or(i64::MAX)
+                .min(MAX_LIFETIME.num_seconds()),
+        ),
+        None => DEFAULT_LIFETIME,
+    }
+}
+
+async fn get_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    what: &str,
+) -> Result<Fetched<T>, String> {
     let response = http()
         .get(url)
         .header("accept", "application/json")
         .send()
         .await
         .map_err(|e| format!("cannot read the {what} at {url}: {e}"))?;
-    read_json(response, url, what).await
+    let lifetime = cache_lifetime(
+        response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let value = read_json(response, url, what).await?;
+    Ok(Fetched { value, lifetime })
 }
 
 /// Reads a provider's JSON answer, at most `MAX_PROVIDER_BODY` bytes of it
@@ -150,13 +212,15 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
 }
 
 /// Reads and checks the discovery document: its `issuer` must be exactly
-/// the configured one (OpenID Connect Discovery §4.3).
-pub async fn discover_checked(issuer: &str) -> Result<Discovery, String> {
+/// the configured one (OpenID Connect Discovery §4.3). Callers go through
+/// `oidc_cache`.
+pub(crate) async fn fetch_discovery(issuer: &str) -> Result<Fetched<Discovery>, String> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let doc: Discovery = get_json(&url, "discovery document").await?;
+    let fetched: Fetched<Discovery> = get_json(&url, "discovery document").await?;
+    let doc = &fetched.value;
     if doc.issuer != issuer {
         return Err(format!(
             "the discovery document names issuer {:?}, not {issuer:?}",
@@ -170,16 +234,7 @@ pub async fn discover_checked(issuer: &str) -> Result<Discovery, String> {
     )?;
     check_endpoint(issuer, "token_endpoint", &doc.token_endpoint)?;
     check_endpoint(issuer, "jwks_uri", &doc.jwks_uri)?;
-    Ok(doc)
-}
-
-/// `discover_checked` for the admin API: a failure is the admin's 400.
-pub async fn discover(issuer: &str) -> AppResult<Discovery> {
-    discover_checked(issuer).await.map_err(|e| {
-        AppError::invalid_value(format!(
-            "an enabled OIDC connection must reach its provider: {e}"
-        ))
-    })
+    Ok(fetched)
 }
 
 /// RFC 7636 §4.2: `BASE64URL(SHA256(verifier))`.
@@ -296,9 +351,21 @@ pub async fn exchange_code(
         .ok_or_else(|| "the token response has no id_token".to_string())
 }
 
-/// Reads the provider's signing keys.
-pub async fn fetch_keys(discovery: &Discovery) -> Result<JwkSet, String> {
+/// Reads the provider's signing keys. Callers go through `oidc_cache`.
+pub(crate) async fn fetch_keys(discovery: &Discovery) -> Result<Fetched<JwkSet>, String> {
     get_json(&discovery.jwks_uri, "key set").await
+}
+
+/// Whether `keys` hold the key the ID token names (its `kid`, or the only
+/// key when it names none): when not, the provider may have rotated its
+/// keys since they were read.
+pub fn has_key_for(token: &str, keys: &JwkSet) -> bool {
+    match jsonwebtoken::decode_header(token).map(|h| h.kid) {
+        Ok(Some(kid)) => keys.find(&kid).is_some(),
+        Ok(None) => keys.keys.len() == 1,
+        // Not a JWT: verification says so; new keys would not help.
+        Err(_) => true,
+    }
 }
 
 /// What the ID token must match.
@@ -399,6 +466,22 @@ mod tests {
         assert!(check_issuer("http://idp.example.com").is_err());
         assert!(check_issuer("https://idp.example.com/?x=1").is_err());
         assert!(check_issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn cache_control_decides_how_long_a_document_is_reused() {
+        let secs = |h: Option<&str>| cache_lifetime(h).num_seconds();
+        assert_eq!(secs(None), 300);
+        assert_eq!(secs(Some("public")), 300);
+        assert_eq!(secs(Some("public, max-age=60")), 60);
+        assert_eq!(secs(Some("Max-Age=\"120\"")), 120);
+        assert_eq!(secs(Some("max-age=0")), 0);
+        assert_eq!(secs(Some("no-store")), 0);
+        assert_eq!(secs(Some("max-age=600, no-cache")), 0);
+        assert_eq!(secs(Some("max-age=999999999")), 24 * 3600);
+        assert_eq!(secs(Some("max-age=99999999999999999999999")), 24 * 3600);
+        assert_eq!(secs(Some("max-age=soon")), 0);
+        assert_eq!(secs(Some("max-age=60, max-age=120")), 0);
     }
 
     #[test]

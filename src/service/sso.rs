@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Event};
 use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
-use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml};
+use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml, secrets};
 use crate::domain::linking::{Asserted, Jit, Match, SubjectKind};
 use crate::domain::sso::{
     ConnectionKind, JitSetting, MatchOn, SamlAttribute, email_in_domains, safe_return_to,
@@ -315,7 +315,11 @@ async fn prepare_oidc(
     connection: &ConnectionRow,
     force_login: bool,
 ) -> Result<Prepared, Refusal> {
-    let discovery = match oidc::discover_checked(&connection.issuer).await {
+    let discovery = match state
+        .oidc_providers
+        .discovery(&connection.issuer, state.settings.clock.now())
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             log::warn!("connection {}: {e}", connection.id);
@@ -384,6 +388,18 @@ fn prepare_saml(
         nonce: None,
         pkce_verifier: None,
     })
+}
+
+/// scimlink cannot use the connection's stored settings (its client secret
+/// does not open with the configured keys): the administrator's to fix.
+fn unusable_connection(detail: String) -> Refusal {
+    let mut page = refusal(
+        503,
+        "SSO sign-in through this connection is not available",
+        "scimlink cannot use this connection's settings. Tell your administrator; the audit log says why.",
+    );
+    page.detail = detail;
+    page
 }
 
 fn sso_disabled() -> Refusal {
@@ -573,7 +589,9 @@ async fn check_oidc_answer(
         browser_secret,
     )
     .await?;
-    let discovery = oidc::discover_checked(&connection.issuer)
+    let discovery = state
+        .oidc_providers
+        .discovery(&connection.issuer, state.settings.clock.now())
         .await
         .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
     // RFC 9207 §2.4: an error answer carries iss too, and is checked first.
@@ -603,19 +621,23 @@ async fn check_oidc_answer(
     let redirect_uri = connections::redirect_uri(&state.base_url, &connection.id);
     let client_id = connection.oidc_client_id.clone().unwrap_or_default();
     let verifier = request.pkce_verifier.clone().unwrap_or_default();
+    let client_secret = secrets::client_secret(&state.settings, connection)
+        .map_err(|e| stop("client_secret_unusable", unusable_connection(e)))?;
     let id_token = oidc::exchange_code(
         &discovery,
         &oidc::CodeExchange {
             code,
             redirect_uri: &redirect_uri,
             client_id: &client_id,
-            client_secret: connection.oidc_client_secret.as_deref(),
+            client_secret: client_secret.as_ref().map(|s| s.expose()),
             pkce_verifier: &verifier,
         },
     )
     .await
     .map_err(|e| stop("code_exchange_failed", protocol_failure(e)))?;
-    let keys = oidc::fetch_keys(&discovery)
+    let keys = state
+        .oidc_providers
+        .keys_for(&discovery, &id_token, state.settings.clock.now())
         .await
         .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
     let claims = oidc::verify_id_token(

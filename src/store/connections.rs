@@ -68,6 +68,41 @@ pub async fn delete(conn: &impl ConnectionTrait, org_id: &str, id: &str) -> Resu
     Ok(result.rows_affected > 0)
 }
 
+/// Every stored OIDC client secret as stored (sealed, or in clear from
+/// before sealing), with its connection's id: for sealing them and for a
+/// key rotation, which cover the whole server, not one organisation.
+pub async fn client_secrets(conn: &impl ConnectionTrait) -> Result<Vec<(String, String)>, DbErr> {
+    sso_connection::Entity::find()
+        .select_only()
+        .column(sso_connection::Column::Id)
+        .column(sso_connection::Column::OidcClientSecret)
+        .filter(sso_connection::Column::OidcClientSecret.is_not_null())
+        .order_by_asc(sso_connection::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Replaces a connection's stored client secret if it is still `old` (an
+/// admin's change since it was read wins). `true`: replaced.
+pub async fn replace_client_secret(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let result = sso_connection::Entity::update_many()
+        .col_expr(
+            sso_connection::Column::OidcClientSecret,
+            sea_orm::sea_query::Expr::value(new),
+        )
+        .filter(sso_connection::Column::Id.eq(id))
+        .filter(sso_connection::Column::OidcClientSecret.eq(old))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 pub async fn count_enabled(conn: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr> {
     sso_connection::Entity::find()
         .filter(sso_connection::Column::OrgId.eq(org_id))

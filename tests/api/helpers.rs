@@ -6,6 +6,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 use scimlink::clock::Clock;
+use scimlink::domain::sealing::SecretKeys;
 use scimlink::domain::{AdminRole, OrgSlug};
 use scimlink::service;
 use scimlink::settings::Settings;
@@ -70,6 +71,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (database_url, dir) = fresh_database().await;
     let mut settings = Settings::new(database_url.clone());
     settings.bind = "127.0.0.1:0".into();
+    settings.secret_keys = Some(std::sync::Arc::new(
+        SecretKeys::parse(&SecretKeys::generate(), None).expect("a key"),
+    ));
     configure(&mut settings);
     let clock = settings.clock.clone();
     let db = Db::connect(&settings.database_url).await.expect("connect");

@@ -112,6 +112,34 @@ impl OidcIdp {
         .await;
     }
 
+    /// How often the discovery document and the keys were read: (discovery, jwks).
+    pub async fn requests(&self) -> (u64, u64) {
+        let counts: Value = self
+            .http
+            .get(format!("{}/test/requests", self.issuer))
+            .send()
+            .await
+            .expect("test endpoint")
+            .json()
+            .await
+            .expect("JSON");
+        (
+            counts["discovery"].as_u64().unwrap_or_default(),
+            counts["jwks"].as_u64().unwrap_or_default(),
+        )
+    }
+
+    /// Signs from now on with a new key (a new `kid`), the only one listed.
+    pub async fn rotate_keys(&self) {
+        self.post("/test/rotate-keys", &json!({})).await;
+    }
+
+    /// The `Cache-Control` of the discovery document or the keys
+    /// (`{"discovery": "no-store"}`).
+    pub async fn cache_control(&self, headers: Value) {
+        self.post("/test/cache-control", &headers).await;
+    }
+
     /// Adds (or replaces) an account whose claims the provider asserts.
     pub async fn account(&self, claims: Value) {
         self.post("/test/accounts", &claims).await;

@@ -11,12 +11,19 @@
 //   POST /test/accounts  {"sub", "email", "email_verified", "name", "preferred_username", ...}
 //   GET  /test/login/:uid?sub=...   (the interaction URL) finishes the interaction (login and consent) as that account,
 //                                   so no browser is needed; the resume cookies must be sent.
+//   GET  /test/requests  how often the discovery document and the keys were read: {"discovery": n, "jwks": n}
+//   POST /test/rotate-keys   signs from now on with a new key (a new kid), the only one it lists
+//   POST /test/cache-control {"discovery": "max-age=60", "jwks": "no-store"}: the Cache-Control these answer with
+//                            (none by default, as oidc-provider sends)
 import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const accounts = new Map();
 let provider = null;
+let lastSetup = null;
+const requests = { discovery: 0, jwks: 0 };
+const cacheControl = {};
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -94,13 +101,31 @@ const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, `http://${req.headers.host}`);
     if (req.method === 'POST' && url.pathname === '/test/setup') {
       const setup = await readBody(req);
+      lastSetup = setup;
       provider = build(issuer, setup);
       return reply(res, 200, { issuer });
+    }
+    if (req.method === 'GET' && url.pathname === '/test/requests') {
+      return reply(res, 200, requests);
+    }
+    if (req.method === 'POST' && url.pathname === '/test/rotate-keys') {
+      // Same clients, a new signing key; the sign-ins in flight are the test's to avoid.
+      provider = build(issuer, lastSetup);
+      return reply(res, 200, {});
+    }
+    if (req.method === 'POST' && url.pathname === '/test/cache-control') {
+      Object.assign(cacheControl, await readBody(req));
+      return reply(res, 200, cacheControl);
     }
     if (req.method === 'POST' && url.pathname === '/test/accounts') {
       const claims = await readBody(req);
       accounts.set(claims.sub, claims);
       return reply(res, 200, { sub: claims.sub });
+    }
+    const counted = { '/.well-known/openid-configuration': 'discovery', '/jwks': 'jwks' }[url.pathname];
+    if (counted) {
+      requests[counted] += 1;
+      if (cacheControl[counted]) res.setHeader('cache-control', cacheControl[counted]);
     }
     if (!provider) return reply(res, 503, { error: 'POST /test/setup first' });
     if (req.method === 'GET' && url.pathname.startsWith('/test/login/')) {

@@ -21,6 +21,9 @@ pub struct Model {
     pub test_by: Option<String>,
     /// The address the sign-in was started from (pending ones are capped per address).
     pub client_address: Option<String>,
+    /// SHA-256 of the session cookie the browser had when it started; that
+    /// session ends when the sign-in completes.
+    pub previous_session_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
 }

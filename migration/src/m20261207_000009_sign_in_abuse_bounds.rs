@@ -5,7 +5,8 @@
 //!   of its own, so strangers guessing at an account cannot lock its owner out;
 //! - `audit_suppressions`: per organisation, client address and window, how
 //!   many refused sign-ins were counted instead of each writing an audit row;
-//! - `sso_requests.client_address`: pending SSO sign-ins are capped per address.
+//! - `sso_requests.client_address`: pending SSO sign-ins are capped per address;
+//!   `sso_requests.previous_session_hash`: the session a sign-in replaces.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -49,6 +50,7 @@ enum AuditSuppressions {
 enum SsoRequests {
     Table,
     ClientAddress,
+    PreviousSessionHash,
     BrowserHash,
     ExpiresAt,
 }
@@ -141,6 +143,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SsoRequests::Table)
+                    .add_column(string_null(SsoRequests::PreviousSessionHash))
+                    .to_owned(),
+            )
+            .await?;
         create_indexes(
             manager,
             SsoRequests::Table,
@@ -177,7 +187,10 @@ impl MigrationTrait for Migration {
         drop_columns(
             manager,
             SsoRequests::Table,
-            vec![SsoRequests::ClientAddress.into_iden()],
+            vec![
+                SsoRequests::ClientAddress.into_iden(),
+                SsoRequests::PreviousSessionHash.into_iden(),
+            ],
         )
         .await?;
         drop_tables(

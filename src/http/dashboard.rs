@@ -1427,7 +1427,7 @@ pub async fn connection_test(
     };
     let from = sso::StartedFrom {
         client_address: staff.scope.request.client_address.clone(),
-        browser_secret: None,
+        ..Default::default()
     };
     match sso::start_test(&state, &staff.scope, &id, &from).await {
         // A page with a link, not a redirect: browsers hold a form's

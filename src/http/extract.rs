@@ -44,7 +44,8 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
         request_id,
         client_address: req.peer_addr().map(|a| a.ip().to_string()),
         browser: service::Browser {
-            session: cookie(super::auth::SESSION_COOKIE),
+            session_hash: cookie(super::auth::SESSION_COOKIE)
+                .map(|s| crate::domain::secret::hash(&s)),
             device: cookie(super::auth::DEVICE_COOKIE),
         },
     }

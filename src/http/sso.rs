@@ -307,11 +307,13 @@ pub async fn login_password(
 /// `GET /sso/{id}/start?return_to=/path`: to the IdP.
 pub async fn sso_start(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
     let query = query_map(&req);
+    let meta = request_meta(&req);
     let from = sso::StartedFrom {
-        client_address: request_meta(&req).client_address,
+        client_address: meta.client_address,
         browser_secret: req
             .cookie(SSO_BROWSER_COOKIE)
             .map(|c| c.value().to_string()),
+        session_hash: meta.browser.session_hash,
     };
     let return_to = query.get("return_to").map(String::as_str);
     match sso::start(&state, &id, return_to, &from).await {

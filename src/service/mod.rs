@@ -108,11 +108,12 @@ pub struct RequestMeta {
 }
 
 /// What a browser carries that a sign-in needs: the session a new sign-in
-/// replaces (it ends), and the device cookie that says this browser signed in
-/// to an account before. Both are secrets: `Debug` says only whether each is set.
+/// replaces (it ends; by the hash of its cookie), and the device cookie that
+/// says this browser signed in to an account before (a secret). `Debug` says
+/// only whether each is set.
 #[derive(Clone, Default)]
 pub struct Browser {
-    pub session: Option<String>,
+    pub session_hash: Option<String>,
     pub device: Option<String>,
 }
 
@@ -120,7 +121,7 @@ impl std::fmt::Debug for Browser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let set = |v: &Option<String>| if v.is_some() { "<set>" } else { "<none>" };
         f.debug_struct("Browser")
-            .field("session", &set(&self.session))
+            .field("session", &set(&self.session_hash))
             .field("device", &set(&self.device))
             .finish()
     }
@@ -277,7 +278,7 @@ mod tests {
     fn a_browsers_secrets_never_reach_a_log() {
         let meta = RequestMeta {
             browser: Browser {
-                session: Some("sess_secret_value".into()),
+                session_hash: Some("sess_secret_value".into()),
                 device: Some("dev_secret_value".into()),
             },
             ..Default::default()

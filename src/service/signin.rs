@@ -336,10 +336,8 @@ pub(crate) async fn open_session(
     let expires_at = now + TimeDelta::seconds(org.session_ttl_seconds);
     // The browser's previous session (of whichever account) is replaced by
     // this one: its cookie is overwritten, so it ends on the server too.
-    let replaced = match &meta.browser.session {
-        Some(previous) => {
-            store::sessions::end_by_hash(txn, &secret::hash(previous), "replaced", now).await?
-        }
+    let replaced = match &meta.browser.session_hash {
+        Some(previous) => store::sessions::end_by_hash(txn, previous, "replaced", now).await?,
         None => None,
     };
     let scope = OrgScope::new(

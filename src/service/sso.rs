@@ -70,6 +70,10 @@ pub enum Outcome {
 pub struct Pending {
     return_to: String,
     test_by: Option<String>,
+    /// The session the browser had when it started the sign-in: it ends when
+    /// this one opens (a SAML answer is a cross-site post, which the session
+    /// cookie does not ride).
+    previous_session_hash: Option<String>,
 }
 
 fn refusal(status: u16, title: &'static str, message: impl Into<String>) -> Refusal {
@@ -218,6 +222,8 @@ pub const MAX_PENDING_PER_BROWSER: u64 = 10;
 pub struct StartedFrom {
     pub client_address: Option<String>,
     pub browser_secret: Option<String>,
+    /// The hash of the session cookie the browser has now, if any.
+    pub session_hash: Option<String>,
 }
 
 fn too_many_pending() -> Refusal {
@@ -288,6 +294,7 @@ async fn send_to_idp(
             return_to,
             test_by,
             client_address: from.client_address.as_deref(),
+            previous_session_hash: from.session_hash.as_deref(),
             now,
             expires_at: now + REQUEST_TTL,
         },
@@ -495,7 +502,13 @@ async fn finish(
             Some(tester) => test_report(state, connection, assertion, &tester, meta).await,
             // A real sign-in needs the connection on; a test does not.
             None if !connection.enabled => Ok(Outcome::Refused(inactive_link())),
-            None => complete(state, connection, assertion, pending.return_to, meta).await,
+            None => {
+                let mut meta = meta.clone();
+                if meta.browser.session_hash.is_none() {
+                    meta.browser.session_hash = pending.previous_session_hash;
+                }
+                complete(state, connection, assertion, pending.return_to, &meta).await
+            }
         },
         Err(Stop::Refused(reason, page)) => {
             refuse(state, connection, None, reason, None, page, meta).await
@@ -677,6 +690,7 @@ async fn check_oidc_answer(
         Pending {
             return_to: request.return_to,
             test_by: request.test_by,
+            previous_session_hash: request.previous_session_hash,
         },
     ))
 }
@@ -768,6 +782,7 @@ async fn check_saml_answer(
                 Pending {
                     return_to: request.return_to,
                     test_by: request.test_by,
+                    previous_session_hash: request.previous_session_hash,
                 },
             )
         }
@@ -781,6 +796,7 @@ async fn check_saml_answer(
                 Pending {
                     return_to,
                     test_by: None,
+                    previous_session_hash: None,
                 },
             )
         }

@@ -121,6 +121,7 @@ pub struct NewRequest<'a> {
     pub return_to: &'a str,
     pub test_by: Option<&'a str>,
     pub client_address: Option<&'a str>,
+    pub previous_session_hash: Option<&'a str>,
     pub now: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -137,6 +138,7 @@ pub async fn insert_request(conn: &impl ConnectionTrait, new: NewRequest<'_>) ->
         return_to: Set(new.return_to.to_string()),
         test_by: Set(new.test_by.map(str::to_string)),
         client_address: Set(new.client_address.map(str::to_string)),
+        previous_session_hash: Set(new.previous_session_hash.map(str::to_string)),
         created_at: Set(new.now),
         expires_at: Set(new.expires_at),
     }

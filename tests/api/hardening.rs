@@ -11,8 +11,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, patch_op, spawn_app};
-use crate::oidc_idp::Browser;
-use crate::saml_idp::{SamlIdp, SamlIdpKind, connect_saml};
+use crate::oidc_idp::{Browser, location};
+use crate::saml_idp::{SamlIdp, SamlIdpKind, connect_saml, saml_sign_in};
+use crate::sso_oidc::scim_user;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -549,5 +550,61 @@ async fn pending_sso_sign_ins_are_capped_per_address_and_per_browser() {
     assert_eq!(
         plain.get(&start).send().await.unwrap().status(),
         StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_saml_sign_in_ends_the_session_the_browser_had_when_it_started() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let connection = connect_saml(&app, &idp, "Okta", "trusted", json!({})).await;
+    let cid = connection["id"].as_str().unwrap().to_string();
+    scim_user(&app, "alice@example.com", "00u-alice").await;
+    let bob = scim_user(&app, "bob@example.com", "00u-bob").await;
+    let browser = Browser::new();
+    let answer = saml_sign_in(&browser, &app, &idp, &cid, &[("subject", "00u-alice")]).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.me(&app).await.0, StatusCode::OK);
+
+    // Bob signs in from the same browser. The IdP's answer is a cross-site
+    // post, which a SameSite=Lax session cookie does not ride: only the SSO
+    // cookie reaches the ACS.
+    let start = browser
+        .get(&app.url(&format!("/sso/{cid}/start?return_to=/after")))
+        .await;
+    let sso_cookie = start
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("scimlink_sso="))
+        .and_then(|c| c.split(';').next())
+        .expect("the SSO cookie")
+        .to_string();
+    let mut to_idp = url::Url::parse(&location(&start, &app.address)).unwrap();
+    to_idp.query_pairs_mut().append_pair("subject", "00u-bob");
+    let idp_answer: Value = browser.get(to_idp.as_str()).await.json().await.unwrap();
+    let posted = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(idp_answer["acs_url"].as_str().unwrap())
+        .header("cookie", format!("scimlink_sso={sso_cookie}"))
+        .form(&[("SAMLResponse", idp_answer["SAMLResponse"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    // Alice's session, still in the browser's cookie jar, is over.
+    assert_eq!(browser.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM sessions WHERE ended_at IS NULL AND account_id = '{bob}'"
+            )
+        )
+        .await,
+        1
     );
 }

@@ -2,6 +2,7 @@
 //! by tests) and passed down.
 
 use crate::clock::Clock;
+use crate::domain::secret::ConfiguredSecret;
 
 /// What the server needs to run.
 #[derive(Debug, Clone)]
@@ -34,6 +35,13 @@ pub struct Settings {
     /// How far an IdP's clock may be off from scimlink's when assertion and
     /// token times are checked.
     pub sso_clock_skew_seconds: i64,
+    /// The bearer token `GET /metrics` takes on the main address. `None`:
+    /// there it answers 404.
+    pub metrics_token: Option<ConfiguredSecret>,
+    /// A second address, serving only `GET /metrics`, without a token.
+    pub metrics_bind: Option<String>,
+    /// How long a stopping server lets requests in flight finish, in seconds.
+    pub shutdown_timeout_seconds: u64,
     /// The time source (tests move it forward).
     pub clock: Clock,
 }
@@ -53,6 +61,9 @@ impl Settings {
             smtp_url: None,
             mail_from: "scimlink <no-reply@localhost>".into(),
             sso_clock_skew_seconds: 60,
+            metrics_token: None,
+            metrics_bind: None,
+            shutdown_timeout_seconds: 30,
             clock: Clock::default(),
         }
     }

@@ -36,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Public base URL without a trailing slash, for `meta.location`.
     pub base_url: String,
+    /// What `GET /metrics` shows (sign-ins are counted from here).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Who acts, as the audit log records it.

@@ -80,6 +80,7 @@ async fn check_throttle(
     let retry = oldest
         .map(|t| (t + FAILURE_WINDOW - now).num_seconds().max(1))
         .unwrap_or(FAILURE_WINDOW.num_seconds());
+    state.metrics.sign_in("password", Err("throttled"));
     Err(AppError::TooManyAttempts {
         retry_after_secs: u64::try_from(retry).unwrap_or(1),
     })
@@ -120,6 +121,7 @@ async fn record_failure(
         .await?;
     }
     txn.commit().await?;
+    state.metrics.sign_in("password", Err(reason));
     log::info!("password sign-in refused: {reason}");
     Ok(())
 }
@@ -257,6 +259,7 @@ pub async fn login(
     )
     .await?;
     txn.commit().await?;
+    state.metrics.sign_in("password", Ok(()));
     log::info!("account {} signed in with a password", account.id);
     Ok(session)
 }

@@ -130,6 +130,7 @@ async fn refuse(
     )
     .await?;
     txn.commit().await?;
+    state.metrics.sign_in(&connection.kind, Err(reason));
     log::info!(
         "SSO sign-in through connection {} refused: {reason}",
         connection.id
@@ -1248,6 +1249,7 @@ async fn sign_in(
         "account {account_id} signed in through SSO connection {}",
         connection.id
     );
+    state.metrics.sign_in(&connection.kind, Ok(()));
     Ok(Outcome::SignedIn { session, return_to })
 }
 
@@ -1466,6 +1468,7 @@ async fn provision(
         account.id,
         connection.id
     );
+    state.metrics.sign_in(&connection.kind, Ok(()));
     Ok(Outcome::SignedIn { session, return_to })
 }
 

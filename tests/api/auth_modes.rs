@@ -773,6 +773,7 @@ fn app_state(app: &TestApp) -> scimlink::service::AppState {
         db: app.db.clone(),
         settings: std::sync::Arc::new(scimlink::settings::Settings::new("unused")),
         base_url: app.address.clone(),
+        metrics: Default::default(),
     }
 }
 

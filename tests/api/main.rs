@@ -15,6 +15,7 @@ mod idp_jumpcloud;
 mod idp_okta;
 mod idp_onelogin;
 mod limits;
+mod metrics;
 mod migrations;
 mod oidc_idp;
 mod openapi;

@@ -2,7 +2,9 @@
 # Property-based conformance run of the server against its own contract.
 #
 # Starts the release build of scimlink on a fresh SQLite database, with one
-# organisation and one SCIM token, and runs schemathesis (PyPI) against the
+# organisation and one SCIM token (and a metrics token, so GET /metrics is
+# fuzzed behind its bearer check; schemathesis sends the SCIM token there,
+# which /metrics refuses), and runs schemathesis (PyPI) against the
 # spec the server serves at GET /openapi.yaml, with a bounded number of
 # examples per operation and a fixed seed. Any 5xx, any status code, content
 # type, header or body the spec does not promise, or a crash, is a finding:
@@ -95,7 +97,9 @@ BASE="http://127.0.0.1:$PORT"
 mkdir -p "$REPORT_DIR"
 SERVER_LOG="$REPORT_DIR/server.log"
 step "starting scimlink on $BASE (log: $SERVER_LOG)"
-RUST_LOG="${RUST_LOG:-info}" "$BIN" --database-url "$DB_URL" serve --bind "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
+METRICS_TOKEN="metrics-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(16))')"
+RUST_LOG="${RUST_LOG:-info}" SCIMLINK_METRICS_TOKEN="$METRICS_TOKEN" \
+  "$BIN" --database-url "$DB_URL" serve --bind "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -fsS "$BASE/healthz" >/dev/null 2>&1 && break

@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::secret::ConfiguredSecret;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "scimlink",
@@ -91,6 +93,20 @@ pub struct ServeArgs {
         default_value = "scimlink <no-reply@localhost>"
     )]
     pub mail_from: String,
+    /// Serve GET /metrics (Prometheus text format) on the main address to
+    /// requests with `Authorization: Bearer <this token>` (at least 16
+    /// characters; others get 401). Without it the main address answers 404
+    /// there (see --metrics-bind).
+    #[arg(long, env = "SCIMLINK_METRICS_TOKEN", hide_env_values = true, value_parser = ConfiguredSecret::parse)]
+    pub metrics_token: Option<ConfiguredSecret>,
+    /// A second address, e.g. 127.0.0.1:9090, serving only GET /metrics,
+    /// without a token: bind it where only the metrics scraper reaches.
+    #[arg(long, env = "SCIMLINK_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// On SIGTERM or SIGINT the server stops accepting connections and lets
+    /// requests in flight finish for up to this many seconds, then exits.
+    #[arg(long, env = "SCIMLINK_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
     #[command(flatten)]
     pub keys: SecretKeyArgs,
 }

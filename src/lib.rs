@@ -5,6 +5,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod scim;
 pub mod service;
 pub mod settings;

@@ -166,6 +166,7 @@ fn cli_state(db: Db, database_url: String, link: &ResetLinkArgs) -> service::App
         settings: std::sync::Arc::new(settings),
         base_url: link.public_url.trim_end_matches('/').to_string(),
         oidc_providers: Default::default(),
+        metrics: Default::default(),
     }
 }
 
@@ -222,6 +223,9 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         mail_from: args.mail_from,
         sso_clock_skew_seconds: args.sso_clock_skew.clamp(0, 600),
         secret_keys: None,
+        metrics_token: args.metrics_token,
+        metrics_bind: args.metrics_bind,
+        shutdown_timeout_seconds: args.shutdown_timeout,
         clock: Default::default(),
     };
     let db = open(&settings.database_url).await?;
@@ -241,7 +245,6 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     let bootstrap_token = service::orgs::bootstrap(&db)
         .await
         .map_err(|e| e.to_string())?;
-    tokio::spawn(scimlink::store::statistics::maintain(db.clone()));
     let app = Application::build_with_db(settings, db).map_err(|e| e.to_string())?;
     let scim_base = format!("{}/scim/v2", app.base_url());
     if let Some(token) = bootstrap_token {
@@ -255,7 +258,10 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         "scimlink listening on {} (SCIM base URL {scim_base})",
         app.base_url()
     );
-    app.run_until_stopped()
+    if let Some(address) = app.metrics_address() {
+        log::info!("metrics at http://{address}/metrics");
+    }
+    app.run_until(scimlink::startup::termination_signal())
         .await
         .map_err(|e| format!("server stopped: {e}"))
 }

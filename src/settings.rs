@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::domain::sealing::{HOW_TO_GENERATE, SecretKeys};
+use crate::domain::secret::ConfiguredSecret;
 
 /// What the server needs to run.
 #[derive(Debug, Clone)]
@@ -42,6 +43,13 @@ pub struct Settings {
     /// key (PostgreSQL without `SCIMLINK_SECRET_KEY`), and a client secret
     /// cannot be stored.
     pub secret_keys: Option<Arc<SecretKeys>>,
+    /// The bearer token `GET /metrics` takes on the main address. `None`:
+    /// there it answers 404.
+    pub metrics_token: Option<ConfiguredSecret>,
+    /// A second address, serving only `GET /metrics`, without a token.
+    pub metrics_bind: Option<String>,
+    /// How long a stopping server lets requests in flight finish, in seconds.
+    pub shutdown_timeout_seconds: u64,
     /// The time source (tests move it forward).
     pub clock: Clock,
 }
@@ -62,6 +70,9 @@ impl Settings {
             mail_from: "scimlink <no-reply@localhost>".into(),
             sso_clock_skew_seconds: 60,
             secret_keys: None,
+            metrics_token: None,
+            metrics_bind: None,
+            shutdown_timeout_seconds: 30,
             clock: Clock::default(),
         }
     }

@@ -39,6 +39,38 @@ pub fn hashes_match(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// A secret an operator sets (the metrics token): compared in constant time,
+/// and never printed (its `Debug` shows nothing of it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfiguredSecret(String);
+
+impl ConfiguredSecret {
+    /// The least length accepted: a short token is guessed.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() < Self::MIN_LEN || raw.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "a token needs at least {} characters and no spaces",
+                Self::MIN_LEN
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// Whether `presented` is this secret. Both are hashed first, so the
+    /// comparison takes the same time whatever their lengths.
+    pub fn matches(&self, presented: &str) -> bool {
+        hashes_match(&hash(&self.0), &hash(presented))
+    }
+}
+
+impl std::fmt::Debug for ConfiguredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfiguredSecret(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +85,16 @@ mod tests {
         assert!(!a.hash.contains(&a.secret));
         assert!(hashes_match(&a.hash, &hash(&a.secret)));
         assert!(!hashes_match(&a.hash, &b.hash));
+    }
+
+    #[test]
+    fn configured_secrets_match_only_themselves_and_never_print() {
+        let token = ConfiguredSecret::parse("metrics-0123456789abcdef").unwrap();
+        assert!(token.matches("metrics-0123456789abcdef"));
+        assert!(!token.matches("metrics-0123456789abcdeF"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains("0123"));
+        assert!(ConfiguredSecret::parse("short").is_err());
+        assert!(ConfiguredSecret::parse("sixteen chars with spaces").is_err());
     }
 }

@@ -51,7 +51,7 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
     }
 }
 
-fn bearer_of(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_of(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -74,9 +74,12 @@ impl FromRequest for ScimAuth {
         let bearer = bearer_of(req);
         let meta = request_meta(req);
         let state = state(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state?;
             let scope = service::tokens::authenticate(&state.db, bearer.as_deref(), meta).await?;
+            // For the metrics of SCIM writes by token (the middleware).
+            req.extensions_mut().insert(scope.actor.clone());
             Ok(ScimAuth(scope))
         })
     }

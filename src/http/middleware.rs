@@ -1,15 +1,19 @@
 //! Request middleware: path normalisation before routing, and one log line
 //! per request (method, path, status, duration; never headers or query,
-//! which may carry secrets or personal data).
+//! which may carry secrets or personal data), counted into the metrics.
 
 use std::time::Instant;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Uri;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, Uri};
 use actix_web::middleware::Next;
+use actix_web::web::Data;
+
+use crate::metrics::UNMATCHED_ROUTE;
+use crate::service::{Actor, AppState};
 
 /// SCIM endpoint names as the router knows them. Entra sends `/users`, some
 /// clients add a trailing slash: both reach the same handler.
@@ -91,18 +95,27 @@ pub async fn normalize_and_log(
     // query value with one is refused where the query is read.)
     let nul_in_path =
         !req.path().starts_with("/scim/") && req.path().as_bytes().windows(3).any(|w| w == b"%00");
+    // The router's template (`/scim/v2/Users/{id}`), never the path itself:
+    // the metrics' series stay as few as the routes.
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_string());
+    let state = req.app_data::<Data<AppState>>().cloned();
     if nul_in_path {
         let refused = super::not_found_here(req.request());
         log::info!("{request_id} {method} {original} 404 (NUL in the path)");
+        count(state, &method, &route, 404, started, None);
         return Ok(req.into_response(refused).map_into_right_body());
     }
     let mut response = next.call(req).await.map(|r| r.map_into_left_body());
+    let mut actor = None;
     let status = match &mut response {
         Ok(r) => {
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 r.headers_mut()
                     .insert(HeaderName::from_static("x-request-id"), value);
             }
+            actor = r.request().extensions().get::<Actor>().cloned();
             r.status().as_u16()
         }
         Err(e) => e.as_response_error().status_code().as_u16(),
@@ -111,7 +124,35 @@ pub async fn normalize_and_log(
         "{request_id} {method} {original} {status} {:.1}ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    count(state, &method, &route, status, started, actor);
     response
+}
+
+/// Counts an answered request, and a SCIM write by the token that made it
+/// (the `ScimAuth` extractor leaves the token's actor on the request).
+fn count(
+    state: Option<Data<AppState>>,
+    method: &Method,
+    route: &str,
+    status: u16,
+    started: Instant,
+    actor: Option<Actor>,
+) {
+    let Some(state) = state else {
+        return;
+    };
+    let method = method.as_str();
+    state
+        .metrics
+        .http_request(route, method, status, started.elapsed());
+    let is_write = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE");
+    // RFC 7644 §3.4.3: a POST to `.search` reads.
+    if !is_write || !route.starts_with("/scim/v2/") || route.ends_with("/.search") {
+        return;
+    }
+    if let Some(Actor::ScimToken { id, label }) = actor {
+        state.metrics.scim_write(&id, &label, method, status);
+    }
 }
 
 /// A short random id, logged with the request and recorded in its audit events.

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod groups;
 pub mod html;
 pub mod me;
+pub mod metrics;
 pub mod middleware;
 pub mod respond;
 pub mod search;
@@ -49,6 +50,9 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(Method::GET, "/openapi.yaml", || {
             web::route().to(discovery::openapi_get)
+        }),
+        r(Method::GET, "/metrics", || {
+            web::route().to(metrics::metrics_get)
         }),
         r(Method::GET, "/scim/v2/ServiceProviderConfig", || {
             web::route().to(discovery::service_provider_config_get)
@@ -414,7 +418,16 @@ pub fn routes() -> Vec<RouteDef> {
 /// Mounts every route; a known path with an unserved method answers 405
 /// with an `Allow` header (RFC 9110 §15.5.6).
 pub fn configure(cfg: &mut ServiceConfig) {
-    let table = routes();
+    mount(cfg, routes());
+}
+
+/// The `--metrics-bind` listener's routes: `/metrics` alone.
+pub fn configure_metrics_listener(cfg: &mut ServiceConfig) {
+    let only_metrics = routes().into_iter().filter(|r| r.path == "/metrics");
+    mount(cfg, only_metrics.collect());
+}
+
+fn mount(cfg: &mut ServiceConfig, table: Vec<RouteDef>) {
     let mut paths: Vec<&'static str> = Vec::new();
     for def in &table {
         if !paths.contains(&def.path) {

@@ -41,6 +41,8 @@ pub struct AppState {
     /// The OpenID providers' discovery documents and keys, shared by all
     /// requests of this process.
     pub oidc_providers: Arc<oidc_cache::ProviderCache>,
+    /// What `GET /metrics` shows (sign-ins are counted from here).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Who acts, as the audit log records it.

@@ -97,6 +97,7 @@ async fn reserve_attempt(
             let retry = oldest
                 .map(|t| (t + FAILURE_WINDOW - now).num_seconds().max(1))
                 .unwrap_or(FAILURE_WINDOW.num_seconds());
+            state.metrics.sign_in("password", Err("throttled"));
             Err(AppError::TooManyAttempts {
                 retry_after_secs: u64::try_from(retry).unwrap_or(1),
             })
@@ -136,6 +137,7 @@ async fn record_failure(
         .await?;
         txn.commit().await?;
     }
+    state.metrics.sign_in("password", Err(reason));
     log::info!("password sign-in refused: {reason}");
     Ok(())
 }
@@ -315,6 +317,7 @@ pub async fn login(
     .await?;
     txn.commit().await?;
     session.device_secret = Some(device);
+    state.metrics.sign_in("password", Ok(()));
     log::info!("account {} signed in with a password", account.id);
     Ok(session)
 }

@@ -140,6 +140,7 @@ async fn refuse(
     )
     .await?;
     txn.commit().await?;
+    state.metrics.sign_in(&connection.kind, Err(reason));
     log::info!(
         "SSO sign-in through connection {} refused: {reason}",
         connection.id
@@ -1381,6 +1382,7 @@ async fn sign_in(
         "account {account_id} signed in through SSO connection {}",
         connection.id
     );
+    state.metrics.sign_in(&connection.kind, Ok(()));
     Ok(Outcome::SignedIn { session, return_to })
 }
 
@@ -1599,6 +1601,7 @@ async fn provision(
         account.id,
         connection.id
     );
+    state.metrics.sign_in(&connection.kind, Ok(()));
     Ok(Outcome::SignedIn { session, return_to })
 }
 

@@ -18,7 +18,8 @@ pub mod tokens;
 pub mod users;
 pub mod workspaces;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 pub use sea_orm::DbErr;
@@ -36,6 +37,33 @@ use sea_orm::{
 pub struct Db {
     pub read: DatabaseConnection,
     pub write: DatabaseConnection,
+    /// The pools' names in metrics: `read` and `write` on a SQLite file,
+    /// `shared` for both when they are one pool.
+    read_pool: &'static str,
+    write_pool: &'static str,
+    observer: Option<Arc<dyn DbObserver>>,
+}
+
+/// Told how long the database takes (the metrics; `store` knows nothing of
+/// them).
+pub trait DbObserver: Send + Sync {
+    /// A transaction was opened on `pool` after `took`: the wait for a free
+    /// connection plus the `BEGIN`.
+    fn transaction_begun(&self, pool: &'static str, took: Duration);
+    /// A statement ran on a connection of `pool` in `took` (the connection
+    /// already held: the wait for it is not in `took`).
+    fn statement_done(&self, pool: &'static str, took: Duration, failed: bool);
+}
+
+/// A connection pool's state now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    /// The most connections it opens.
+    pub max: u32,
 }
 
 impl Db {
@@ -48,17 +76,24 @@ impl Db {
             if let Err(e) = statistics::refresh_if_stale(&write, statistics::MIN_ROWS).await {
                 log::warn!("could not refresh SQLite planner statistics: {e}");
             }
-            let read = if in_memory {
+            let (read, read_pool) = if in_memory {
                 // An in-memory database exists once per connection: share it.
-                write.clone()
+                (write.clone(), SHARED_POOL)
             } else {
                 let mut options = sqlite_options(url, 4);
                 // Recycled, so statistics gathered while serving reach the
                 // readers (statistics::maintain).
                 options.max_lifetime(statistics::CHECK_EVERY * 2);
-                Database::connect(options).await?
+                (Database::connect(options).await?, "read")
             };
-            Ok(Db { read, write })
+            let write_pool = if in_memory { SHARED_POOL } else { "write" };
+            Ok(Db {
+                read,
+                write,
+                read_pool,
+                write_pool,
+                observer: None,
+            })
         } else {
             let mut options = ConnectOptions::new(url);
             options
@@ -74,6 +109,9 @@ impl Db {
             Ok(Db {
                 read: pool.clone(),
                 write: pool,
+                read_pool: SHARED_POOL,
+                write_pool: SHARED_POOL,
+                observer: None,
             })
         }
     }
@@ -84,12 +122,50 @@ impl Db {
 
     /// A write transaction.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.write.begin().await
+        let started = Instant::now();
+        let txn = self.write.begin().await?;
+        if let Some(observer) = &self.observer {
+            observer.transaction_begun(self.write_pool, started.elapsed());
+        }
+        Ok(txn)
     }
 
     /// A read transaction: one consistent snapshot for a multi-query read.
     pub async fn begin_read(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.read.begin().await
+        let started = Instant::now();
+        let txn = self.read.begin().await?;
+        if let Some(observer) = &self.observer {
+            observer.transaction_begun(self.read_pool, started.elapsed());
+        }
+        Ok(txn)
+    }
+
+    /// Reports to `observer` from now on: transactions opened and
+    /// statements run through this `Db` (and its clones made after this).
+    /// sqlx times the wait for a connection only into its trace log, so the
+    /// wait is measured here, around opening a transaction; a single query
+    /// outside a transaction waits inside sea-orm, where only the pool
+    /// gauges (`pool_stats`) show it.
+    pub fn observe(&mut self, observer: Arc<dyn DbObserver>) {
+        for (conn, pool) in [
+            (&mut self.read, self.read_pool),
+            (&mut self.write, self.write_pool),
+        ] {
+            let observer = observer.clone();
+            conn.set_metric_callback(move |info| {
+                observer.statement_done(pool, info.elapsed, info.failed);
+            });
+        }
+        self.observer = Some(observer);
+    }
+
+    /// Each pool's connections now (one entry when reads and writes share a pool).
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let mut out = vec![pool_stats(&self.write, self.write_pool)];
+        if self.read_pool != self.write_pool {
+            out.push(pool_stats(&self.read, self.read_pool));
+        }
+        out.into_iter().flatten().collect()
     }
 
     pub async fn migrate(&self) -> Result<(), DbErr> {
@@ -98,6 +174,29 @@ impl Db {
 
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.read.ping().await
+    }
+}
+
+/// The name in metrics of a pool that serves reads and writes alike.
+const SHARED_POOL: &str = "shared";
+
+fn pool_stats(conn: &DatabaseConnection, name: &'static str) -> Option<PoolStats> {
+    fn of<DB: sea_orm::sqlx::Database>(
+        pool: &sea_orm::sqlx::Pool<DB>,
+        name: &'static str,
+    ) -> PoolStats {
+        PoolStats {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+    // The backend is checked first: the pool getters panic on another one.
+    match conn.get_database_backend() {
+        DbBackend::Sqlite => Some(of(conn.get_sqlite_connection_pool(), name)),
+        DbBackend::Postgres => Some(of(conn.get_postgres_connection_pool(), name)),
+        _ => None,
     }
 }
 

@@ -64,13 +64,18 @@ pub async fn refresh_if_stale(conn: &DatabaseConnection, min_rows: u64) -> Resul
     Ok(true)
 }
 
-/// Checks the statistics every `CHECK_EVERY` for as long as the server runs.
-pub async fn maintain(db: Db) {
+/// Checks the statistics every `CHECK_EVERY` until `stop` turns true (the
+/// server is stopping; an `ANALYZE` under way finishes first).
+pub async fn maintain(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
     if db.backend() != DbBackend::Sqlite {
         return;
     }
     loop {
-        tokio::time::sleep(CHECK_EVERY).await;
+        tokio::select! {
+            () = tokio::time::sleep(CHECK_EVERY) => {}
+            // A change, or the sender gone: either way the server is stopping.
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
         if let Err(e) = refresh_if_stale(&db.write, MIN_ROWS).await {
             log::warn!("could not refresh SQLite planner statistics: {e}");
         }

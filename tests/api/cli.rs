@@ -115,9 +115,18 @@ async fn help_explains_every_command() {
         "SCIMLINK_BIND",
         "SCIMLINK_PUBLIC_URL",
         "SCIMLINK_MAX_BODY_BYTES",
+        "SCIMLINK_METRICS_TOKEN",
+        "SCIMLINK_METRICS_BIND",
+        "SCIMLINK_SHUTDOWN_TIMEOUT",
     ] {
         assert!(out.contains(word), "serve --help mentions {word}");
     }
+    // A metrics token anyone could guess is refused before anything starts.
+    let (ok, _, err) = scimlink(
+        "sqlite::memory:",
+        &["serve", "--bind", "127.0.0.1:0", "--metrics-token", "short"],
+    );
+    assert!(!ok && err.contains("at least 16 characters"), "{err}");
 }
 
 /// Runs `scimlink serve` on port 0 until it prints its listening line; returns stdout so far.

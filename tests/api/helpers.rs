@@ -15,6 +15,8 @@ use scimlink::store::Db;
 use scimlink::store::orgs::OrgRow;
 
 pub const SCIM: &str = "application/scim+json";
+/// A `--metrics-token` for servers that serve `/metrics`.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests-0123456789";
 
 pub struct TestApp {
     pub address: String,

@@ -16,6 +16,7 @@ mod idp_jumpcloud;
 mod idp_okta;
 mod idp_onelogin;
 mod limits;
+mod metrics;
 mod migrations;
 mod oidc_cache;
 mod oidc_idp;

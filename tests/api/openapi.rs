@@ -12,9 +12,10 @@
 use std::collections::BTreeSet;
 
 use reqwest::{Method, Response, StatusCode};
+use scimlink::domain::secret::ConfiguredSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{SCIM, TestApp, content_type, patch_op, spawn_app};
+use crate::helpers::{METRICS_TOKEN, SCIM, TestApp, content_type, patch_op, spawn_app_with};
 
 /// The document the server embeds and serves.
 const SPEC: &str = include_str!("../../openapi.yaml");
@@ -36,6 +37,15 @@ const JSON: &str = "application/json";
 const SESSION_COOKIE: &str = "scimlink_session";
 /// The password the test accounts are given.
 const PASSWORD: &str = "correct horse battery staple";
+
+/// A server with the metrics token set, so `/metrics` answers like the
+/// other operations.
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|s| {
+        s.metrics_token = Some(ConfiguredSecret::parse(METRICS_TOKEN).expect("a metrics token"))
+    })
+    .await
+}
 
 /// Whether `path` is of the admin API or sign-in (`ApiError` family).
 fn is_api_path(path: &str) -> bool {
@@ -72,6 +82,8 @@ enum Auth {
     AdminBearer { admin_only: bool },
     /// `sessionCookie`; optional when an empty requirement `{}` is listed too.
     Session { optional: bool },
+    /// `metricsBearer`: the metrics token the server was started with.
+    MetricsBearer,
 }
 
 impl Auth {
@@ -143,6 +155,7 @@ impl<'a> Operation<'a> {
             ("adminBearer", [], false) => Auth::AdminBearer { admin_only: false },
             ("adminBearer", ["admin"], false) => Auth::AdminBearer { admin_only: true },
             ("sessionCookie", [], optional) => Auth::Session { optional },
+            ("metricsBearer", [], false) => Auth::MetricsBearer,
             _ => panic!("{name}: security {security} is not one this test knows"),
         }
     }
@@ -882,6 +895,7 @@ impl<'a> Fixture<'a> {
             Auth::ScimBearer => Creds::Bearer(self.app.token.clone()),
             Auth::AdminBearer { .. } => Creds::Bearer(self.app.admin_token.clone()),
             Auth::Session { .. } => Creds::Cookie(self.login().await),
+            Auth::MetricsBearer => Creds::Bearer(METRICS_TOKEN.to_string()),
         }
     }
 
@@ -1129,9 +1143,11 @@ async fn the_security_schemes_are_the_ones_the_server_knows() {
     assert_eq!(schemes["sessionCookie"]["type"], "apiKey");
     assert_eq!(schemes["sessionCookie"]["in"], "cookie");
     assert_eq!(schemes["sessionCookie"]["name"], SESSION_COOKIE);
+    assert_eq!(schemes["metricsBearer"]["type"], "http");
+    assert_eq!(schemes["metricsBearer"]["scheme"], "bearer");
     assert_eq!(
         schemes.as_object().map(|s| s.len()),
-        Some(3),
+        Some(4),
         "openapi.yaml declares a security scheme the tests do not know: {schemes}"
     );
     let tags: BTreeSet<&str> = spec["tags"]
@@ -1159,6 +1175,9 @@ async fn the_security_schemes_are_the_ones_the_server_knows() {
                 "{name}: /auth operations take no credentials or sessionCookie, found {auth:?}"
             );
             assert_eq!(op_tags, ["Sign-in"], "{name}: tags");
+        } else if operation.path == "/metrics" {
+            assert_eq!(auth, Auth::MetricsBearer, "{name}: takes metricsBearer");
+            assert_eq!(op_tags, ["Operations"], "{name}: tags");
         } else {
             assert!(
                 matches!(auth, Auth::None | Auth::ScimBearer),
@@ -1575,6 +1594,27 @@ async fn the_spec_security_is_what_the_server_enforces() {
                 assert_documented(&spec, &operation, &answer, "without credentials");
             }
             Auth::ScimBearer => panic!("{name}: scimBearer on an admin API or sign-in route"),
+            Auth::MetricsBearer => {
+                let attempts = [
+                    (Creds::Nothing, "without a token"),
+                    (Creds::Bearer(unique("metrics-nope")), "with a wrong token"),
+                    (Creds::Bearer(app.token.clone()), "with a SCIM token"),
+                    (
+                        Creds::Bearer(app.admin_token.clone()),
+                        "with an admin token",
+                    ),
+                ];
+                for (creds, context) in attempts {
+                    let (_, _, answer) = call_scim(&app, &creds, &operation, &unknown_user).await;
+                    assert_eq!(
+                        answer.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{name} requires metricsBearer in openapi.yaml, but {context} it answered: {}",
+                        answer.body
+                    );
+                    assert_documented(&spec, &operation, &answer, context);
+                }
+            }
         }
     }
 }

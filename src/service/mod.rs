@@ -13,6 +13,8 @@ pub mod mail;
 pub mod oidc;
 pub mod orgs;
 pub mod saml;
+pub mod saml_keys;
+pub mod saml_sp;
 pub mod search;
 pub mod sessions;
 pub mod signin;

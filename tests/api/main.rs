@@ -21,6 +21,7 @@ mod openapi;
 mod races;
 mod replay;
 mod saml_idp;
+mod saml_sp;
 mod search;
 mod sso_oidc;
 mod sso_saml;

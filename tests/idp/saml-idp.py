@@ -18,8 +18,10 @@ Endpoints (JSON unless said; an error is 400 {"error": "..."}):
   POST /sp  {"metadata_url"}             fetches the SP's metadata and registers the SP with pysaml2
                                         (re-registering an entity id replaces it);
                                         answers {"sp_entity_id", "acs_url"} as pysaml2 read them
-  GET  /sso?SAMLRequest=...&RelayState=...&<options>
-                                        the HTTP-Redirect binding: parses the SP's AuthnRequest and
+  GET  /sso?SAMLRequest=...&RelayState=...&SigAlg=...&Signature=...&<options>
+                                        the HTTP-Redirect binding: checks the AuthnRequest's signature
+                                        (pysaml2's want_authn_requests_signed, with the SP metadata's
+                                        signing certificates), parses it and
                                         answers {"acs_url", "SAMLResponse", "RelayState", "request_id",
                                         "sp_entity_id"}, SAMLResponse being base64 of the Response XML
   POST /idp-initiated  {"sp_entity_id", "relay_state"?, <options>}
@@ -204,7 +206,9 @@ class IdP:
                                 (sso, BINDING_HTTP_POST),
                             ],
                         },
-                        "want_authn_requests_signed": False,
+                        # AuthnRequests must carry an HTTP-Redirect signature
+                        # by a signing key of the SP's metadata.
+                        "want_authn_requests_signed": True,
                         "name_id_format": [
                             saml.NAMEID_FORMAT_UNSPECIFIED,
                             saml.NAMEID_FORMAT_EMAILADDRESS,
@@ -281,7 +285,13 @@ class IdP:
             raise BadRequest("SAMLRequest is required")
         with self.lock:
             try:
-                req = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+                req = self.server.parse_authn_request(
+                    saml_request,
+                    BINDING_HTTP_REDIRECT,
+                    relay_state=relay_state,
+                    sigalg=opts.get("SigAlg"),
+                    signature=opts.get("Signature"),
+                )
             except Exception as exc:
                 raise BadRequest(f"pysaml2 cannot parse the AuthnRequest: {exc!r}") from exc
             if req is None or req.message is None:

@@ -16,7 +16,8 @@
 //                                          -> {"sp_entity_id", "acs_url"}
 //   GET  /sso?SAMLRequest=...&RelayState=...&<options>
 //                                          takes the SP's AuthnRequest (HTTP-Redirect: deflated, base64,
-//                                          unsigned); its Issuer must be a registered SP
+//                                          signed with SigAlg and Signature by a signing key of the SP's
+//                                          metadata); its Issuer must be a registered SP
 //                                          -> {"acs_url", "SAMLResponse", "RelayState", "request_id", "sp_entity_id"}
 //                                          SAMLResponse is the base64 Response XML to POST to acs_url: the
 //                                          request's AssertionConsumerServiceURL (not checked against the SP's
@@ -156,7 +157,9 @@ function idpFor(certNames, keyName = certNames[0], alg = 'sha256') {
       signingCert: certNames.map((n) => keys[n].certPem),
       privateKey: keys[keyName].keyPem,
       requestSignatureAlgorithm: ALGORITHMS[alg],
-      wantAuthnRequestsSigned: false,
+      // AuthnRequests must carry an HTTP-Redirect signature by the SP
+      // metadata's signing key.
+      wantAuthnRequestsSigned: true,
       singleSignOnService: ssoServices(),
       loginResponseTemplate: { context: RESPONSE_TEMPLATE, attributes: [] },
       generateID: newId,
@@ -307,6 +310,21 @@ async function buildResponse(sp, acsUrl, requestInfo, o) {
   return Buffer.from(xml, 'utf8').toString('base64');
 }
 
+// SAML bindings 3.4.4.1: the signature covers SAMLRequest, RelayState and
+// SigAlg exactly as they were sent (URL-encoded), in that order.
+function signedOctets(url) {
+  const raw = new Map(
+    url.search.replace(/^\?/, '').split('&').filter(Boolean).map((pair) => {
+      const at = pair.indexOf('=');
+      return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  return ['SAMLRequest', 'RelayState', 'SigAlg']
+    .filter((k) => raw.has(k))
+    .map((k) => `${k}=${raw.get(k)}`)
+    .join('&');
+}
+
 async function sso(url) {
   const samlRequest = url.searchParams.get('SAMLRequest');
   if (!samlRequest) throw new BadRequest('SAMLRequest is required');
@@ -325,8 +343,13 @@ async function sso(url) {
   let requestInfo;
   try {
     requestInfo = await idpFor(['trusted']).parseLoginRequest(sp, 'redirect', {
-      query: { SAMLRequest: samlRequest, ...(relayState !== null ? { RelayState: relayState } : {}) },
-      octetString: '',
+      query: {
+        SAMLRequest: samlRequest,
+        ...(relayState !== null ? { RelayState: relayState } : {}),
+        ...(url.searchParams.has('SigAlg') ? { SigAlg: url.searchParams.get('SigAlg') } : {}),
+        ...(url.searchParams.has('Signature') ? { Signature: url.searchParams.get('Signature') } : {}),
+      },
+      octetString: signedOctets(url),
     });
   } catch (err) {
     throw new BadRequest(`samlify rejected the AuthnRequest: ${err.message || err}`);

@@ -161,8 +161,29 @@ pub async fn metadata(state: &AppState, connection: &ConnectionRow) -> AppResult
         acs_url: &saml::acs_url(&state.base_url, &connection.id),
         slo_url: None,
         signing_certificate: &keys.signing.certificate_der,
-        encryption_certificate: None,
+        encryption_certificate: Some(&keys.encryption.certificate_der),
     }))
+}
+
+/// A decoded response with its `EncryptedAssertion` decrypted by the
+/// connection's encryption key (unchanged when it has none). `Err`: why it
+/// cannot be read, for the audit log. What comes out is then surveyed and
+/// checked like any response: see `saml_keys::decrypt_response`.
+pub async fn decrypt_response(
+    state: &AppState,
+    connection: &ConnectionRow,
+    xml: String,
+) -> AppResult<Result<String, String>> {
+    // No element of that name without these bytes.
+    if !xml.contains("EncryptedAssertion") {
+        return Ok(Ok(xml));
+    }
+    let key = keys(state, connection).await?.encryption.private_key_pem;
+    // RSA private-key work: off the async workers.
+    super::blocking(move || {
+        saml_keys::decrypt_response(&xml, &key).map(|plain| plain.unwrap_or(xml))
+    })
+    .await
 }
 
 /// What an AuthnRequest says.

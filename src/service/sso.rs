@@ -677,6 +677,9 @@ async fn check_saml_answer(
     }
     let xml =
         String::from_utf8(decoded).map_err(|_| malformed("the response is not UTF-8".into()))?;
+    let xml = saml_sp::decrypt_response(state, connection, xml)
+        .await?
+        .map_err(|e| stop("decryption_failed", protocol_failure(e)))?;
     let survey = saml::survey(&xml).map_err(malformed)?;
     let (request_id, pending) = match survey.in_response_to.as_deref() {
         Some(id) => {

@@ -8,9 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_idp::{Browser, assert_signed_in, location};
-use crate::saml_idp::{SamlIdp, SamlIdpKind, connect_saml, post_answer};
-use crate::sso_oidc::scim_user;
+use crate::oidc_idp::{Browser, assert_signed_in, location, patch_connection, refusal};
+use crate::saml_idp::{SamlIdp, SamlIdpKind, connect_saml, post_answer, saml_answer};
+use crate::sso_oidc::{failures, scim_user};
 
 const KINDS: [SamlIdpKind; 2] = [SamlIdpKind::Pysaml2, SamlIdpKind::Samlify];
 
@@ -121,5 +121,101 @@ async fn idps_requiring_signed_authn_requests_take_ours_and_refuse_tampered_ones
         // The untouched one still goes through.
         let (status, body) = idp_status(&browser, &url).await;
         assert_eq!(status, StatusCode::OK, "{kind:?}: {body}");
+    }
+}
+
+/// The Response XML of an IdP's answer.
+fn response_xml(answer: &Value) -> String {
+    let encoded = answer["SAMLResponse"].as_str().expect("SAMLResponse");
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+        .expect("base64");
+    String::from_utf8(bytes).expect("UTF-8")
+}
+
+/// Posts an answer that must be refused with this status and audit reason.
+async fn assert_answer_refused(app: &TestApp, browser: &Browser, answer: &Value, reason: &str) {
+    let (status, page) = refusal(post_answer(browser, answer).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reason}: {page}");
+    assert_eq!(
+        failures(app).await.first().map(String::as_str),
+        Some(reason)
+    );
+    assert_eq!(browser.me(app).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn encrypted_assertions_are_decrypted_then_checked_like_any_other() {
+    let app = spawn_app().await;
+    for kind in KINDS {
+        let idp = SamlIdp::start(kind).await;
+        let connection = connect_saml(&app, &idp, &format!("{kind:?}"), "trusted", json!({})).await;
+        let cid = id_of(&connection);
+        if kind == SamlIdpKind::Pysaml2 {
+            scim_user(&app, "alice@example.com", "00u-alice").await;
+        }
+        let metadata = sp_metadata(&connection).await;
+        let encryption = certificate(&metadata, "encryption");
+        assert_ne!(encryption, certificate(&metadata, "signing"));
+
+        for enc_alg in ["aes256-cbc", "aes128-gcm"] {
+            let browser = Browser::new();
+            let answer = saml_answer(
+                &browser,
+                &app,
+                &idp,
+                &cid,
+                &[
+                    ("subject", "00u-alice"),
+                    ("encrypt", "1"),
+                    ("enc_alg", enc_alg),
+                ],
+            )
+            .await;
+            let xml = response_xml(&answer);
+            assert!(xml.contains("EncryptedAssertion"), "{kind:?}: {xml}");
+            assert!(
+                !xml.contains("00u-alice"),
+                "{kind:?}: the NameID is in clear: {xml}"
+            );
+            assert!(xml.contains(enc_alg), "{kind:?}: {xml}");
+            assert_signed_in(&post_answer(&browser, &answer).await);
+        }
+
+        // Each check runs on what was inside the encryption.
+        for (options, reason) in [
+            (vec![("encrypt_to", "untrusted")], "decryption_failed"),
+            // Only the Response signed: its signature covers the ciphertext,
+            // nothing the IdP signed covers the assertion itself.
+            (vec![("sign", "response")], "signature_invalid"),
+            (vec![("key", "untrusted")], "signature_invalid"),
+            (vec![("alg", "sha1")], "weak_algorithm"),
+            (
+                vec![("audience", "https://other.example/sp")],
+                "wrong_audience",
+            ),
+            (vec![("expired", "1")], "expired"),
+        ] {
+            let browser = Browser::new();
+            let mut all = vec![("subject", "00u-alice"), ("encrypt", "1")];
+            all.extend(options.iter().copied());
+            let answer = saml_answer(&browser, &app, &idp, &cid, &all).await;
+            assert_answer_refused(&app, &browser, &answer, reason).await;
+        }
+
+        // Unsolicited and encrypted: signs in once, the replay is refused.
+        let (status, body) =
+            patch_connection(&app, &cid, &json!({"allow_idp_initiated": true})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer = idp
+            .idp_initiated(json!({
+                "sp_entity_id": connection["sp_entity_id"],
+                "subject": "00u-alice",
+                "encrypt": "1",
+                "relay_state": "/after",
+            }))
+            .await;
+        assert!(response_xml(&answer).contains("EncryptedAssertion"));
+        assert_signed_in(&post_answer(&Browser::new(), &answer).await);
+        assert_answer_refused(&app, &Browser::new(), &answer, "replayed").await;
     }
 }

@@ -44,6 +44,12 @@ Options (query parameters on /sso, JSON fields on /idp-initiated):
                     AuthnRequest's ID; none on /idp-initiated)
   expired=1         IssueInstant 1 hour ago, NotBefore 1 hour ago, NotOnOrAfter 30 minutes ago
                     (otherwise IssueInstant now, NotBefore 1 minute ago, NotOnOrAfter in 5 minutes)
+  encrypt=1         the Assertion is signed (per sign), then encrypted by xmlsec1 into an
+                    EncryptedAssertion (RSA-OAEP-MGF1P key transport), then the Response signed
+                    (per sign)
+  enc_alg           aes256-cbc (default) | aes128-gcm: the content encryption
+  encrypt_to        sp (default: the SP metadata's encryption key) | trusted | second | untrusted
+                    (one of this IdP's own certificates, a key the SP does not hold)
   tamper            nameid: after signing, the NameID becomes tamper_value (default "attacker");
                     wrap: signature wrapping, the Response's first Assertion is an unsigned copy of
                     the signed one with a new ID and NameID tamper_value, the second the signed one;
@@ -68,6 +74,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import urllib.error
 import urllib.parse
@@ -95,13 +102,18 @@ from saml2.mdstore import InMemoryMetaData  # noqa: E402
 from saml2.metadata import do_idpsso_descriptor  # noqa: E402
 from saml2.s_utils import sid  # noqa: E402
 from saml2.server import Server  # noqa: E402
-from saml2.sigver import pre_signature_part  # noqa: E402
+from saml2.sigver import ASSERT_XPATH, pre_encryption_part, pre_signature_part  # noqa: E402
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256  # noqa: E402
 
 KEY_NAMES = ("trusted", "second", "untrusted")
 ALGS = {"sha256": (SIG_RSA_SHA256, DIGEST_SHA256), "sha1": (SIG_RSA_SHA1, DIGEST_SHA1)}
 SIGN_MODES = ("both", "assertion", "response", "none")
 TAMPERS = ("nameid", "wrap", "wrap_inside")
+# enc_alg -> (EncryptionMethod, xmlsec1's --session-key)
+ENCRYPTIONS = {
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+}
 # Option name -> SAML Attribute Name.
 ATTRIBUTES = {
     "email": "email",
@@ -406,6 +418,8 @@ class IdP:
         sec = self.server.sec
         if sign in ("both", "assertion"):
             xml = sec.sign_statement(xml, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", key_file=key.key_file, node_id=assertion.id)
+        if str(opts.get("encrypt") or "") in ("1", "true", "True"):
+            xml = self._encrypted(xml, sp_entity_id, opts)
         if sign in ("both", "response"):
             xml = sec.sign_statement(xml, "urn:oasis:names:tc:SAML:2.0:protocol:Response", key_file=key.key_file, node_id=response.id)
 
@@ -417,6 +431,47 @@ class IdP:
             + (f" tamper={tamper}" if tamper else "")
         )
         return xml
+
+    def _encrypted(self, xml, sp_entity_id, opts):
+        """The Response XML with its (signed) Assertion encrypted; the caller holds the lock."""
+        enc_alg = opts.get("enc_alg") or "aes256-cbc"
+        if enc_alg not in ENCRYPTIONS:
+            raise BadRequest(f"enc_alg must be one of {', '.join(ENCRYPTIONS)}")
+        method, session_key = ENCRYPTIONS[enc_alg]
+        to = opts.get("encrypt_to") or "sp"
+        if to == "sp":
+            certs = self.server.metadata.certs(sp_entity_id, "any", "encryption")
+            if not certs:
+                raise BadRequest("the SP metadata has no encryption key")
+            cert_b64 = "".join(certs[0][1].split())
+        elif to in self.keys:
+            cert_b64 = self.keys[to].cert_b64
+        else:
+            raise BadRequest(f"encrypt_to must be sp or one of {', '.join(KEY_NAMES)}")
+        # The signed Assertion moves into an EncryptedAssertion; xmlsec1
+        # replaces it there with the EncryptedData.
+        doc = minidom.parseString(xml.encode("utf-8"))
+        root = doc.documentElement
+        assertions = _children(root, saml.NAMESPACE, "Assertion")
+        if len(assertions) != 1:
+            raise BadRequest("expected one Assertion to encrypt")
+        assertion = assertions[0]
+        prefix = assertion.prefix
+        wrapper = doc.createElementNS(saml.NAMESPACE, f"{prefix}:EncryptedAssertion" if prefix else "EncryptedAssertion")
+        root.replaceChild(wrapper, assertion)
+        wrapper.appendChild(assertion)
+        pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(cert_b64, 64)) + "\n-----END CERTIFICATE-----\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+            f.write(pem)
+        try:
+            template = pre_encryption_part(msg_enc=method, encrypt_cert=cert_b64)
+            out = self.server.sec.encrypt_assertion(
+                doc.toxml(), f.name, template, key_type=session_key, node_xpath=ASSERT_XPATH
+            )
+        finally:
+            os.unlink(f.name)
+        log(f"assertion encrypted to {to} with {enc_alg}")
+        return out
 
 
 # --- tampering (after signing, on the DOM, leaving signed nodes as they are) --

@@ -41,6 +41,12 @@
 //   expired=1 (or true)           IssueInstant 1 h ago, NotBefore 1 h ago, NotOnOrAfter 30 min ago
 //                                 (default: IssueInstant now, NotBefore 1 min ago, NotOnOrAfter in 5 min)
 //   tamper=nameid, tamper_value   replaces the NameID text (default "attacker") after signing
+//   encrypt=1                     the Assertion is signed (per sign), then encrypted (EncryptedAssertion,
+//                                 RSA-OAEP-MGF1P key transport), then the Response signed (per sign)
+//   enc_alg=aes256-cbc|aes128-gcm the content encryption (default aes256-cbc)
+//   encrypt_to=sp|trusted|second|untrusted
+//                                 the certificate encrypted to: the SP metadata's encryption key (default)
+//                                 or one of this IdP's own
 //
 // samlify insists on a schema validator for the messages it parses; this one
 // accepts everything, which is fine here: the only message it parses is the
@@ -69,6 +75,11 @@ const ALGORITHMS = {
   sha1: Constants.algorithms.signature.RSA_SHA1,
 };
 const SIGN_MODES = new Set(['both', 'assertion', 'response', 'none']);
+// enc_alg -> the content-encryption algorithm (the key goes by RSA-OAEP-MGF1P).
+const ENCRYPTIONS = {
+  'aes256-cbc': Constants.algorithms.encryption.data.AES_256,
+  'aes128-gcm': 'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+};
 const ATTRIBUTES = [
   ['email', 'email'],
   ['given_name', 'firstName'],
@@ -149,10 +160,15 @@ function ssoServices() {
 // The IdP published with the given certificates (its metadata) or signing with
 // one key and algorithm. samlify reads the signing certificate from the IdP's
 // own metadata, so each key has its own instance.
-function idpFor(certNames, keyName = certNames[0], alg = 'sha256') {
-  const cacheKey = `${certNames.join(',')}|${keyName}|${alg}`;
+function idpFor(certNames, keyName = certNames[0], alg = 'sha256', encAlg = null) {
+  const cacheKey = `${certNames.join(',')}|${keyName}|${alg}|${encAlg}`;
   if (!idps.has(cacheKey)) {
     idps.set(cacheKey, IdentityProvider({
+      isAssertionEncrypted: encAlg !== null,
+      ...(encAlg !== null ? {
+        dataEncryptionAlgorithm: ENCRYPTIONS[encAlg],
+        keyEncryptionAlgorithm: Constants.algorithms.encryption.key.RSA_OAEP_MGF1P,
+      } : {}),
       entityID: entityId,
       signingCert: certNames.map((n) => keys[n].certPem),
       privateKey: keys[keyName].keyPem,
@@ -204,6 +220,23 @@ function flag(v) {
   return v === true || v === 1 || v === '1' || v === 'true';
 }
 
+function encryption(name) {
+  if (!ENCRYPTIONS[name]) throw new BadRequest(`enc_alg must be aes256-cbc or aes128-gcm, not ${name}`);
+  return name;
+}
+
+// The certificate (PEM) an assertion is encrypted to: the SP's published
+// encryption key, or one of this IdP's own (a key the SP does not hold).
+function encryptCertFor(sp, o) {
+  if (o.encryptTo !== 'sp') {
+    if (!keys[o.encryptTo]) throw new BadRequest(`encrypt_to must be sp, trusted, second or untrusted, not ${o.encryptTo}`);
+    return keys[o.encryptTo].certPem;
+  }
+  const cert = sp.entityMeta.getX509Certificate('encryption');
+  if (!cert) throw new BadRequest('the SP metadata has no encryption key');
+  return `-----BEGIN CERTIFICATE-----\n${cert}\n-----END CERTIFICATE-----`;
+}
+
 function readOptions(o) {
   const opt = (name) => (o[name] === undefined || o[name] === null ? undefined : String(o[name]));
   if (!opt('subject')) throw new BadRequest('subject is required');
@@ -232,6 +265,8 @@ function readOptions(o) {
     expired: flag(o.expired),
     tamper,
     tamperValue: opt('tamper_value') ?? 'attacker',
+    encAlg: flag(o.encrypt) ? encryption(opt('enc_alg') ?? 'aes256-cbc') : null,
+    encryptTo: opt('encrypt_to') ?? 'sp',
   };
 }
 
@@ -299,9 +334,11 @@ async function buildResponse(sp, acsUrl, requestInfo, o) {
       assertionConsumerService: [{ Binding: BINDING_POST, Location: acsUrl }],
       wantAssertionsSigned: o.sign === 'both' || o.sign === 'assertion',
       wantMessageSigned: o.sign === 'both',
+      ...(o.encAlg !== null ? { encryptCert: encryptCertFor(sp, o) } : {}),
     });
-    const idp = idpFor([o.key], o.key, o.alg);
-    const { context } = await idp.createLoginResponse(signingSp, requestInfo ?? {}, 'post', { email: o.subject }, render);
+    const idp = idpFor([o.key], o.key, o.alg, o.encAlg);
+    // With encryption: the Assertion signed, then encrypted, then the Response signed.
+    const { context } = await idp.createLoginResponse(signingSp, requestInfo ?? {}, 'post', { email: o.subject }, render, o.encAlg !== null);
     xml = Utility.base64Decode(context);
   }
   if (o.tamper === 'nameid') {

@@ -14,6 +14,7 @@ use super::extract::request_meta;
 use super::html::{self, escape, form_map, query_map, query_value};
 use crate::domain::sso::safe_return_to;
 use crate::error::AppError;
+use crate::service::saml_slo::{self, SloOutcome};
 use crate::service::signin::NewSession;
 use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal, SamlPost};
 use crate::service::{AppState, signin};
@@ -377,4 +378,19 @@ pub async fn saml_acs(
     let mut response = answer(&state, outcome);
     forget_browser(&state, &mut response);
     response
+}
+
+/// `GET /sso/saml/{id}/slo`: single logout over the HTTP-Redirect binding
+/// (an IdP's LogoutRequest, or its LogoutResponse to scimlink's). The raw
+/// query goes on as sent: its signature covers those bytes.
+pub async fn saml_slo(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
+    match saml_slo::slo_redirect(&state, &id, req.query_string(), &request_meta(&req)).await {
+        Ok(SloOutcome::Redirect(url)) => html::see_other(&url),
+        Ok(SloOutcome::Page {
+            status,
+            title,
+            message,
+        }) => html::message(status_of(status), title, &message, None),
+        Err(e) => broken(e),
+    }
 }

@@ -14,6 +14,8 @@ pub mod oidc;
 pub mod orgs;
 pub mod saml;
 pub mod saml_keys;
+pub mod saml_logout;
+pub mod saml_slo;
 pub mod saml_sp;
 pub mod search;
 pub mod sessions;

@@ -396,6 +396,8 @@ pub struct Verified {
     pub assertion_id: String,
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// The AuthnStatement's SessionIndex (single logout names it).
+    pub session_index: Option<String>,
     /// Attribute name -> its values, in order.
     pub attributes: Vec<(String, Vec<String>)>,
     /// Until when the replay cache must remember the assertion ID.
@@ -604,6 +606,12 @@ fn check_assertion(
     Ok(Verified {
         assertion_id: assertion.id.clone(),
         name_id_format: subject.name_id.as_ref().and_then(|n| n.format.clone()),
+        session_index: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|s| s.session_index.clone())
+            .filter(|s| !s.is_empty() && s.len() <= 256),
         name_id,
         attributes,
         // After this the assertion fails the issue-time check anyway.

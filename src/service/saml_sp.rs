@@ -15,7 +15,7 @@ use crate::store::{self, connections::ConnectionRow, is_unique_violation};
 pub const USE_SIGNING: &str = "signing";
 pub const USE_ENCRYPTION: &str = "encryption";
 
-/// Where an IdP sends logout messages for a connection (both bindings).
+/// Where an IdP sends logout messages for a connection (HTTP-Redirect).
 pub fn slo_url(base_url: &str, connection_id: &str) -> String {
     format!("{base_url}/sso/saml/{connection_id}/slo")
 }
@@ -112,7 +112,7 @@ fn key_descriptor(key_use: &str, certificate_der: &str) -> String {
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
-    /// The SingleLogoutService (both bindings), when offered.
+    /// The SingleLogoutService (HTTP-Redirect), when offered.
     pub slo_url: Option<&'a str>,
     pub signing_certificate: &'a str,
     /// The key IdPs encrypt assertions to, when offered.
@@ -128,7 +128,7 @@ pub fn sp_metadata_xml(m: &SpMetadata<'_>) -> String {
         .map(|url| {
             let url = escape_xml(url);
             format!(
-                "    <md:SingleLogoutService Binding=\"{HTTP_REDIRECT_BINDING}\" Location=\"{url}\"/>\n    <md:SingleLogoutService Binding=\"{HTTP_POST_BINDING}\" Location=\"{url}\"/>\n"
+                "    <md:SingleLogoutService Binding=\"{HTTP_REDIRECT_BINDING}\" Location=\"{url}\"/>\n"
             )
         })
         .unwrap_or_default();
@@ -159,7 +159,7 @@ pub async fn metadata(state: &AppState, connection: &ConnectionRow) -> AppResult
     Ok(sp_metadata_xml(&SpMetadata {
         entity_id: &saml::sp_entity_id(&state.base_url, &connection.id),
         acs_url: &saml::acs_url(&state.base_url, &connection.id),
-        slo_url: None,
+        slo_url: Some(&slo_url(&state.base_url, &connection.id)),
         signing_certificate: &keys.signing.certificate_der,
         encryption_certificate: Some(&keys.encryption.certificate_der),
     }))
@@ -265,7 +265,7 @@ mod tests {
             .map(|k| k.key_use.clone().unwrap_or_default())
             .collect();
         assert_eq!(uses, ["signing", "encryption"]);
-        assert_eq!(sp.single_logout_services.as_ref().map(Vec::len), Some(2));
+        assert_eq!(sp.single_logout_services.as_ref().map(Vec::len), Some(1));
     }
 
     #[test]

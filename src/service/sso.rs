@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Event};
 use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
-use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml, saml_sp};
+use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml, saml_slo, saml_sp};
 use crate::domain::linking::Match;
 use crate::domain::sso::{ConnectionKind, JitSetting, MatchOn, email_in_domains, safe_return_to};
 use crate::domain::{AdminRole, AuthMode, OrgRole, secret};
@@ -802,6 +802,7 @@ async fn check_saml_answer(
         claims: json!({
             "name_id": verified.name_id,
             "name_id_format": verified.name_id_format,
+            "session_index": verified.session_index,
             "attributes": attributes,
         }),
     };
@@ -1279,7 +1280,7 @@ async fn open_sso_session(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<NewSession> {
     store::accounts::touch_account(txn, account_id, now).await?;
-    signin::open_session(
+    let session = signin::open_session(
         txn,
         org,
         account_id,
@@ -1288,7 +1289,18 @@ async fn open_sso_session(
         meta,
         now,
     )
-    .await
+    .await?;
+    saml_slo::record_session(
+        txn,
+        connection,
+        account_id,
+        &session.secret,
+        &assertion.subject,
+        &assertion.claims,
+        now,
+    )
+    .await?;
+    Ok(session)
 }
 
 /// Makes the identity link of a first sign-in (audited). `Err`: another

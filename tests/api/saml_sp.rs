@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_idp::{Browser, assert_signed_in, location, patch_connection, refusal};
+use crate::oidc_idp::{
+    Browser, assert_signed_in, audit_events, location, patch_connection, refusal,
+};
 use crate::saml_idp::{SamlIdp, SamlIdpKind, connect_saml, post_answer, saml_answer};
 use crate::sso_oidc::{failures, scim_user};
 
@@ -218,4 +220,162 @@ async fn encrypted_assertions_are_decrypted_then_checked_like_any_other() {
         assert_signed_in(&post_answer(&Browser::new(), &answer).await);
         assert_answer_refused(&app, &Browser::new(), &answer, "replayed").await;
     }
+}
+
+/// The reason of the newest refused logout message.
+async fn last_logout_refusal(app: &TestApp) -> String {
+    audit_events(app, "auth.logout_refused")
+        .await
+        .first()
+        .and_then(|e| e["summary"]["reason"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn get_json(url: &str) -> (StatusCode, Value) {
+    let response = reqwest::get(url).await.expect("GET");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Signs this browser out through `/`'s form; the response.
+async fn sign_out(browser: &Browser, app: &TestApp) -> reqwest::Response {
+    let home = browser.get(&app.url("/")).await.text().await.expect("home");
+    let at = home.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    let csrf = home[at..].split('"').next().unwrap_or_default().to_string();
+    browser
+        .client
+        .post(app.url("/sign-out"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("POST /sign-out")
+}
+
+#[tokio::test]
+async fn single_logout_sp_and_idp_initiated_over_http_redirect() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let connection = connect_saml(&app, &idp, "pysaml2", "trusted", json!({})).await;
+    let cid = id_of(&connection);
+    let sp_entity_id = connection["sp_entity_id"].as_str().expect("entity id");
+    scim_user(&app, "alice@example.com", "00u-alice").await;
+    scim_user(&app, "bob@example.com", "00u-bob").await;
+    let slo = app.url(&format!("/sso/saml/{cid}/slo"));
+    assert!(
+        sp_metadata(&connection)
+            .await
+            .contains(&format!("Location=\"{slo}\"")),
+    );
+    let signed_in = |who: &'static str| {
+        let app = &app;
+        let idp = &idp;
+        let cid = cid.clone();
+        async move {
+            let browser = Browser::new();
+            let answer = saml_answer(&browser, app, idp, &cid, &[("subject", who)]).await;
+            assert_signed_in(&post_answer(&browser, &answer).await);
+            assert_eq!(browser.me(app).await.0, StatusCode::OK);
+            browser
+        }
+    };
+
+    // SP-initiated: the session ends here, the browser goes to the IdP with
+    // a signed LogoutRequest it accepts, and its LogoutResponse comes back.
+    let alice = signed_in("00u-alice").await;
+    let out = sign_out(&alice, &app).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let to_idp = location(&out, &app.address);
+    assert!(
+        to_idp.starts_with(&format!("{}/slo?SAMLRequest=", idp.base_url)),
+        "{to_idp}"
+    );
+    assert_eq!(alice.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    let (status, request) = get_json(&to_idp).await;
+    assert_eq!(status, StatusCode::OK, "{request}");
+    assert_eq!(request["name_id"], "00u-alice");
+    assert_eq!(request["issuer"], sp_entity_id);
+    let back = request["response_url"].as_str().expect("response_url");
+    assert!(back.starts_with(&slo), "{back}");
+    let done = alice.get(back).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap_or_default().contains("Signed out"));
+    // A LogoutResponse answers once.
+    assert_eq!(alice.get(back).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(last_logout_refusal(&app).await, "unknown_in_response_to");
+
+    // IdP-initiated: every session of that NameID through this connection ends.
+    let first = signed_in("00u-alice").await;
+    let second = signed_in("00u-alice").await;
+    let bob = signed_in("00u-bob").await;
+    let logout = |extra: Value| {
+        let mut body =
+            json!({"sp_entity_id": sp_entity_id, "name_id": "00u-alice", "relay_state": "r1"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let url = format!("{}/logout-request", idp.base_url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("logout-request");
+            let answer: Value = response.json().await.expect("JSON");
+            answer
+        }
+    };
+    let request = logout(json!({})).await;
+    let url = request["url"].as_str().expect("url").to_string();
+    assert!(url.starts_with(&slo), "{url}");
+    // Unsigned, tampered and stale requests end nothing.
+    let unsigned = url.split("&SigAlg=").next().expect("a prefix").to_string();
+    let other = logout(json!({"name_id": "00u-bob"})).await;
+    let other = other["url"].as_str().expect("url");
+    let swapped = url.replace(
+        raw_param(&url, "SAMLRequest"),
+        raw_param(other, "SAMLRequest"),
+    );
+    let stale = logout(json!({"expired": true})).await;
+    for (bad, reason) in [
+        (unsigned.as_str(), "signature_invalid"),
+        (swapped.as_str(), "signature_invalid"),
+        (stale["url"].as_str().expect("url"), "expired"),
+    ] {
+        let (status, page) = refusal(Browser::new().get(bad).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}: {page}");
+        assert_eq!(last_logout_refusal(&app).await, reason);
+    }
+    assert_eq!(first.me(&app).await.0, StatusCode::OK);
+    assert_eq!(bob.me(&app).await.0, StatusCode::OK);
+
+    let answered = Browser::new().get(&url).await;
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    let to_idp = location(&answered, &app.address);
+    assert!(
+        to_idp.starts_with(&format!("{}/slo?SAMLResponse=", idp.base_url)),
+        "{to_idp}"
+    );
+    assert!(to_idp.contains("RelayState=r1"), "{to_idp}");
+    assert_eq!(first.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(second.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(bob.me(&app).await.0, StatusCode::OK);
+    // The IdP takes scimlink's signed LogoutResponse.
+    let (status, response) = get_json(&to_idp).await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(response["in_response_to"], request["request_id"]);
+    assert_eq!(
+        response["status"],
+        "urn:oasis:names:tc:SAML:2.0:status:Success"
+    );
+    assert_eq!(response["issuer"], sp_entity_id);
+    let ended = audit_events(&app, "auth.sign_out").await;
+    assert!(
+        ended
+            .iter()
+            .filter(|e| e["summary"]["initiated_by"] == "idp")
+            .count()
+            == 2,
+        "{ended:?}"
+    );
 }

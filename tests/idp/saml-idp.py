@@ -26,6 +26,19 @@ Endpoints (JSON unless said; an error is 400 {"error": "..."}):
                                         "sp_entity_id"}, SAMLResponse being base64 of the Response XML
   POST /idp-initiated  {"sp_entity_id", "relay_state"?, <options>}
                                         the same answer for an unsolicited response (no InResponseTo)
+  GET  /slo?SAMLRequest=...&SigAlg=...&Signature=...
+                                        single logout (HTTP-Redirect): pysaml2 checks the SP's signed
+                                        LogoutRequest and answers {"kind", "request_id", "issuer", "name_id",
+                                        "session_indexes", "response_url"}, response_url carrying its signed
+                                        LogoutResponse to the SP's SingleLogoutService
+  GET  /slo?SAMLResponse=...&SigAlg=...&Signature=...
+                                        the SP's LogoutResponse, its signature checked against the SP
+                                        metadata's signing certificates: {"kind", "issuer", "in_response_to",
+                                        "destination", "status"}
+  POST /logout-request  {"sp_entity_id", "name_id", "name_id_format"?, "session_indexes"?, "relay_state"?,
+                         "expired"?}
+                                        an IdP-initiated LogoutRequest to the SP's SingleLogoutService,
+                                        signed for HTTP-Redirect: {"url", "request_id"}
 
 Options (query parameters on /sso, JSON fields on /idp-initiated):
   subject           the NameID value (required)
@@ -102,7 +115,7 @@ from saml2.mdstore import InMemoryMetaData  # noqa: E402
 from saml2.metadata import do_idpsso_descriptor  # noqa: E402
 from saml2.s_utils import sid  # noqa: E402
 from saml2.server import Server  # noqa: E402
-from saml2.sigver import ASSERT_XPATH, pre_encryption_part, pre_signature_part  # noqa: E402
+from saml2.sigver import ASSERT_XPATH, pre_encryption_part, pre_signature_part, verify_redirect_signature  # noqa: E402
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256  # noqa: E402
 
 KEY_NAMES = ("trusted", "second", "untrusted")
@@ -217,6 +230,9 @@ class IdP:
                                 (sso, BINDING_HTTP_REDIRECT),
                                 (sso, BINDING_HTTP_POST),
                             ],
+                            "single_logout_service": [
+                                (f"{self.base_url}/slo", BINDING_HTTP_REDIRECT),
+                            ],
                         },
                         # AuthnRequests must carry an HTTP-Redirect signature
                         # by a signing key of the SP's metadata.
@@ -330,6 +346,102 @@ class IdP:
             )
             xml = self._response(sp_entity_id, acs_url, body.get("in_response_to") or None, body)
         return self._answer(sp_entity_id, acs_url, xml, body.get("relay_state"), None)
+
+    # --- single logout -------------------------------------------------------
+
+    def slo(self, query):
+        """The SP's LogoutRequest (checked and answered) or LogoutResponse
+        (its signature checked), over the HTTP-Redirect binding."""
+        if query.get("SAMLRequest"):
+            with self.lock:
+                try:
+                    req = self.server.parse_logout_request(
+                        query["SAMLRequest"],
+                        BINDING_HTTP_REDIRECT,
+                        relay_state=query.get("RelayState"),
+                        sigalg=query.get("SigAlg"),
+                        signature=query.get("Signature"),
+                    )
+                except Exception as exc:
+                    raise BadRequest(f"pysaml2 refused the LogoutRequest: {exc!r}") from exc
+                if req is None or req.message is None:
+                    raise BadRequest("pysaml2 cannot parse the LogoutRequest")
+                message = req.message
+                response = self.server.create_logout_response(message, [BINDING_HTTP_REDIRECT])
+                info = self.server.apply_binding(
+                    BINDING_HTTP_REDIRECT,
+                    str(response),
+                    response.destination,
+                    query.get("RelayState") or "",
+                    response=True,
+                    sign=True,
+                    sigalg=SIG_RSA_SHA256,
+                )
+            location = dict(info["headers"])["Location"]
+            log(f"LogoutRequest {message.id} from {message.issuer.text} for {message.name_id.text}")
+            return {
+                "kind": "LogoutRequest",
+                "request_id": message.id,
+                "issuer": message.issuer.text,
+                "name_id": message.name_id.text,
+                "session_indexes": [si.text for si in message.session_index or []],
+                "response_url": location,
+            }
+        if query.get("SAMLResponse"):
+            saml_msg = {k: query[k] for k in ("SAMLResponse", "RelayState", "SigAlg", "Signature") if k in query}
+            if "Signature" not in saml_msg or "SigAlg" not in saml_msg:
+                raise BadRequest("the LogoutResponse is not signed")
+            with self.lock:
+                xml = self.server.unravel(query["SAMLResponse"], BINDING_HTTP_REDIRECT, "SAMLResponse")
+                response = samlp.logout_response_from_string(xml)
+                if response is None or response.issuer is None:
+                    raise BadRequest("not a LogoutResponse")
+                issuer = response.issuer.text
+                certs = self.server.metadata.certs(issuer, "any", "signing")
+                verified = any(verify_redirect_signature(saml_msg, self.server.sec.sec_backend, cert) for _, cert in certs)
+            if not verified:
+                raise BadRequest("the LogoutResponse's signature does not verify")
+            return {
+                "kind": "LogoutResponse",
+                "issuer": issuer,
+                "in_response_to": response.in_response_to,
+                "destination": response.destination,
+                "status": response.status.status_code.value,
+            }
+        raise BadRequest("SAMLRequest or SAMLResponse is required")
+
+    def logout_request(self, body):
+        """An IdP-initiated LogoutRequest for the SP's SingleLogoutService
+        (HTTP-Redirect), signed in the query: {"url"}."""
+        sp_entity_id = body.get("sp_entity_id")
+        if not body.get("name_id"):
+            raise BadRequest("name_id is required")
+        with self.lock:
+            if sp_entity_id not in self.sp_metadata:
+                raise BadRequest(f"sp_entity_id {sp_entity_id!r} is not a registered SP")
+            try:
+                _, destination = self.server.pick_binding(
+                    "single_logout_service", [BINDING_HTTP_REDIRECT], "spsso", entity_id=sp_entity_id
+                )
+            except Exception as exc:
+                raise BadRequest(f"the SP metadata has no HTTP-Redirect SingleLogoutService: {exc}") from exc
+            name_id = saml.NameID(
+                format=body.get("name_id_format") or saml.NAMEID_FORMAT_UNSPECIFIED, text=str(body["name_id"])
+            )
+            made = self.server.create_logout_request(
+                destination,
+                sp_entity_id,
+                name_id=name_id,
+                session_indexes=body.get("session_indexes") or None,
+                sign=False,
+            )
+            req = made[1] if isinstance(made, tuple) else made
+            if body.get("expired"):
+                req.issue_instant = instant(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+            info = self.server.apply_binding(
+                BINDING_HTTP_REDIRECT, str(req), destination, body.get("relay_state") or "", sign=True, sigalg=SIG_RSA_SHA256
+            )
+        return {"url": dict(info["headers"])["Location"], "request_id": req.id}
 
     @staticmethod
     def _answer(sp_entity_id, acs_url, xml, relay_state, request_id):
@@ -581,6 +693,10 @@ def make_handler(idp):
                     return self._json(200, idp.sso(query.get("SAMLRequest"), query.get("RelayState"), query))
                 if method == "POST" and url.path == "/idp-initiated":
                     return self._json(200, idp.idp_initiated(self._body()))
+                if method == "GET" and url.path == "/slo":
+                    return self._json(200, idp.slo(query))
+                if method == "POST" and url.path == "/logout-request":
+                    return self._json(200, idp.logout_request(self._body()))
                 return self._json(404, {"error": f"no route {method} {url.path}"})
             except BadRequest as exc:
                 log(f"400 {method} {url.path}: {exc}")

@@ -384,7 +384,35 @@ pub async fn saml_acs(
 /// (an IdP's LogoutRequest, or its LogoutResponse to scimlink's). The raw
 /// query goes on as sent: its signature covers those bytes.
 pub async fn saml_slo(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
-    match saml_slo::slo_redirect(&state, &id, req.query_string(), &request_meta(&req)).await {
+    slo_page(saml_slo::slo_redirect(&state, &id, req.query_string(), &request_meta(&req)).await)
+}
+
+/// `POST /sso/saml/{id}/slo`: single logout over the HTTP-POST binding.
+pub async fn saml_slo_post(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    if !is_form(&req) {
+        return html::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Logout refused",
+            "A SAML logout message is posted as application/x-www-form-urlencoded.",
+            None,
+        );
+    }
+    let mut form = form_map(&body);
+    let post = saml_slo::SloPost {
+        saml_request: form.remove("SAMLRequest"),
+        saml_response: form.remove("SAMLResponse"),
+        relay_state: form.remove("RelayState"),
+    };
+    slo_page(saml_slo::slo_post(&state, &id, post, &request_meta(&req)).await)
+}
+
+fn slo_page(outcome: Result<SloOutcome, AppError>) -> HttpResponse {
+    match outcome {
         Ok(SloOutcome::Redirect(url)) => html::see_other(&url),
         Ok(SloOutcome::Page {
             status,

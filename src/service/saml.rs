@@ -233,7 +233,7 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, St
 
 /// The transforms and canonicalisations a signature may name: none of them
 /// fetches anything or evaluates an expression.
-const SAFE_TRANSFORMS: [&str; 7] = [
+pub(super) const SAFE_TRANSFORMS: [&str; 7] = [
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
     "http://www.w3.org/2001/10/xml-exc-c14n#",
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
@@ -247,7 +247,7 @@ const SAFE_TRANSFORMS: [&str; 7] = [
 /// the only kind a SAML signature needs. Anything else (another URL, a file,
 /// an XPointer expression) libxmlsec1 would act on before it checks the
 /// signature value, which an unsigned post must never make it do.
-fn is_id_reference(uri: &str) -> bool {
+pub(super) fn is_id_reference(uri: &str) -> bool {
     let Some(id) = uri.strip_prefix('#') else {
         return false;
     };

@@ -122,6 +122,29 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, St
     Ok(None)
 }
 
+/// What a signature in a posted message may name, as for responses
+/// (`saml::survey`): elements of this document by ID, harmless transforms,
+/// no key to fetch; libxmlsec1 acts on these before it checks anything.
+fn check_signature_part(name: &str, element: &BytesStart<'_>) -> Result<(), String> {
+    match name {
+        "Reference" => {
+            let uri = attribute(element, b"URI")?.unwrap_or_default();
+            if !super::saml::is_id_reference(&uri) {
+                return Err("a signature references something other than an element by ID".into());
+            }
+        }
+        "Transform" | "CanonicalizationMethod" => {
+            let alg = attribute(element, b"Algorithm")?.unwrap_or_default();
+            if !super::saml::SAFE_TRANSFORMS.contains(&alg.as_str()) {
+                return Err("a signature uses a transform that is not accepted".into());
+            }
+        }
+        "RetrievalMethod" => return Err("a signature's KeyInfo asks to fetch a key".into()),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Reads a LogoutRequest or LogoutResponse: one root of those, no DOCTYPE,
 /// UTF-8, an encrypted NameID refused (scimlink never asks for one).
 pub fn read_logout_message(xml: &str) -> Result<LogoutMessage, String> {
@@ -175,7 +198,10 @@ pub fn read_logout_message(xml: &str) -> Result<LogoutMessage, String> {
                         }
                         _ => {}
                     }
-                } else if depth == 2
+                } else if depth > 1 {
+                    check_signature_part(&name, e)?;
+                }
+                if depth == 2
                     && name == "StatusCode"
                     && stack.last().map(String::as_str) == Some("Status")
                 {

@@ -1,4 +1,4 @@
-//! SAML single logout (SAML profiles §4.4) over the HTTP-Redirect binding:
+//! SAML single logout (SAML profiles §4.4), HTTP-Redirect and HTTP-POST:
 //! which SAML subject each session a connection opened belongs to; a
 //! person signing out sends a signed LogoutRequest to the IdP, whose
 //! LogoutResponse comes back to the connection's SLO endpoint; an IdP's
@@ -6,6 +6,7 @@
 //! signed LogoutResponse.
 
 use chrono::TimeDelta;
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
 use serde_json::{Value, json};
 
 use super::audit::{self, Event};
@@ -258,6 +259,26 @@ pub async fn slo_redirect(
         Ok(m) => m,
         Err(e) => return refuse(state, &connection, "message_malformed", e, meta).await,
     };
+    answer(
+        state,
+        &connection,
+        parameter,
+        &message,
+        read.relay_state.as_deref(),
+        meta,
+    )
+    .await
+}
+
+/// A logout message whose signature verified: every other check, then its effect.
+async fn answer(
+    state: &AppState,
+    connection: &ConnectionRow,
+    parameter: &str,
+    message: &LogoutMessage,
+    relay_state: Option<&str>,
+    meta: &RequestMeta,
+) -> AppResult<SloOutcome> {
     let expected = if parameter == "SAMLRequest" {
         "LogoutRequest"
     } else {
@@ -265,19 +286,113 @@ pub async fn slo_redirect(
     };
     if message.kind != expected {
         let detail = format!("{parameter} carries a {}", message.kind);
-        return refuse(state, &connection, "message_malformed", detail, meta).await;
+        return refuse(state, connection, "message_malformed", detail, meta).await;
     }
-    if let Err((reason, detail)) = check_message(state, &connection, &message) {
-        return refuse(state, &connection, reason, detail, meta).await;
+    if let Err((reason, detail)) = check_message(state, connection, message) {
+        return refuse(state, connection, reason, detail, meta).await;
     }
     if parameter == "SAMLResponse" {
-        return logout_response(state, &connection, &message, meta).await;
+        return logout_response(state, connection, message, meta).await;
     }
-    logout_request(
+    logout_request(state, connection, message, relay_state, meta).await
+}
+
+/// The form of `POST /sso/saml/{id}/slo` (HTTP-POST binding).
+#[derive(Debug, Default)]
+pub struct SloPost {
+    pub saml_request: Option<String>,
+    pub saml_response: Option<String>,
+    pub relay_state: Option<String>,
+}
+
+/// `POST /sso/saml/{id}/slo` (HTTP-POST binding, SAML bindings §3.5): the
+/// same messages, signed inside the XML (an enveloped signature over the
+/// message's root), which libxmlsec1 checks through samael, reading only
+/// what the signature covers afterwards.
+pub async fn slo_post(
+    state: &AppState,
+    connection_id: &str,
+    post: SloPost,
+    meta: &RequestMeta,
+) -> AppResult<SloOutcome> {
+    let Some(connection) = store::connections::find_any(&state.db.read, connection_id)
+        .await?
+        .filter(|c| c.kind == ConnectionKind::Saml.as_str())
+    else {
+        return Ok(page(404, "No such SAML connection", "Check the address."));
+    };
+    let (parameter, encoded) = match (post.saml_request, post.saml_response) {
+        (Some(r), None) => ("SAMLRequest", r),
+        (None, Some(r)) => ("SAMLResponse", r),
+        _ => {
+            let detail =
+                "the post carries neither or both of SAMLRequest and SAMLResponse".to_string();
+            return refuse(state, &connection, "message_malformed", detail, meta).await;
+        }
+    };
+    let decoded = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        encoded.replace(char::is_whitespace, ""),
+    )
+    .ok()
+    .filter(|d| d.len() <= saml::MAX_XML_BYTES)
+    .and_then(|d| String::from_utf8(d).ok());
+    let Some(xml) = decoded else {
+        let detail = format!(
+            "{parameter} is not base64 of UTF-8 XML of at most {} bytes",
+            saml::MAX_XML_BYTES
+        );
+        return refuse(state, &connection, "message_malformed", detail, meta).await;
+    };
+    // First the shape (no DOCTYPE, signatures naming only elements by ID),
+    // then libxmlsec1.
+    let surveyed = match saml_logout::read_logout_message(&xml) {
+        Ok(m) => m,
+        Err(e) => return refuse(state, &connection, "message_malformed", e, meta).await,
+    };
+    let certificates: Vec<CertificateDer> = connection
+        .saml_idp_metadata_xml
+        .as_deref()
+        .and_then(|m| saml::parse_idp_metadata(m).ok())
+        .map(|m| m.certificates)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &c.der_base64).ok()
+        })
+        .map(CertificateDer::from)
+        .collect();
+    if certificates.is_empty() {
+        let detail = "the connection has no signing certificate".to_string();
+        return refuse(state, &connection, "signature_invalid", detail, meta).await;
+    }
+    let reduced = super::blocking(move || {
+        Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            &certificates,
+            ReduceMode::default(),
+            Some(&saml::SIGNATURE_ALGORITHMS),
+        )
+    })
+    .await?;
+    let signed = reduced
+        .map_err(|_| "no signature over the message verifies with the connection's certificates (SHA-256 or stronger)".to_string())
+        .and_then(|x| saml_logout::read_logout_message(&x));
+    let message = match signed {
+        // The signature must cover the message itself, not a part of it.
+        Ok(m) if m.kind == surveyed.kind && m.id == surveyed.id => m,
+        Ok(_) => {
+            let detail = "the signature does not cover the whole message".to_string();
+            return refuse(state, &connection, "signature_invalid", detail, meta).await;
+        }
+        Err(e) => return refuse(state, &connection, "signature_invalid", e, meta).await,
+    };
+    answer(
         state,
         &connection,
+        parameter,
         &message,
-        read.relay_state.as_deref(),
+        post.relay_state.as_deref(),
         meta,
     )
     .await

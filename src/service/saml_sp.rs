@@ -15,7 +15,7 @@ use crate::store::{self, connections::ConnectionRow, is_unique_violation};
 pub const USE_SIGNING: &str = "signing";
 pub const USE_ENCRYPTION: &str = "encryption";
 
-/// Where an IdP sends logout messages for a connection (HTTP-Redirect).
+/// Where an IdP sends logout messages for a connection (both bindings).
 pub fn slo_url(base_url: &str, connection_id: &str) -> String {
     format!("{base_url}/sso/saml/{connection_id}/slo")
 }
@@ -112,7 +112,7 @@ fn key_descriptor(key_use: &str, certificate_der: &str) -> String {
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
-    /// The SingleLogoutService (HTTP-Redirect), when offered.
+    /// The SingleLogoutService (both bindings), when offered.
     pub slo_url: Option<&'a str>,
     pub signing_certificate: &'a str,
     /// The key IdPs encrypt assertions to, when offered.
@@ -128,7 +128,7 @@ pub fn sp_metadata_xml(m: &SpMetadata<'_>) -> String {
         .map(|url| {
             let url = escape_xml(url);
             format!(
-                "    <md:SingleLogoutService Binding=\"{HTTP_REDIRECT_BINDING}\" Location=\"{url}\"/>\n"
+                "    <md:SingleLogoutService Binding=\"{HTTP_REDIRECT_BINDING}\" Location=\"{url}\"/>\n    <md:SingleLogoutService Binding=\"{HTTP_POST_BINDING}\" Location=\"{url}\"/>\n"
             )
         })
         .unwrap_or_default();
@@ -265,7 +265,7 @@ mod tests {
             .map(|k| k.key_use.clone().unwrap_or_default())
             .collect();
         assert_eq!(uses, ["signing", "encryption"]);
-        assert_eq!(sp.single_logout_services.as_ref().map(Vec::len), Some(1));
+        assert_eq!(sp.single_logout_services.as_ref().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -379,3 +379,79 @@ async fn single_logout_sp_and_idp_initiated_over_http_redirect() {
         "{ended:?}"
     );
 }
+
+#[tokio::test]
+async fn an_idp_logout_request_over_http_post_needs_its_signature() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let connection = connect_saml(&app, &idp, "pysaml2", "trusted", json!({})).await;
+    let cid = id_of(&connection);
+    let sp_entity_id = connection["sp_entity_id"].as_str().expect("entity id");
+    scim_user(&app, "alice@example.com", "00u-alice").await;
+    let browser = Browser::new();
+    let answer = saml_answer(&browser, &app, &idp, &cid, &[("subject", "00u-alice")]).await;
+    assert_signed_in(&post_answer(&browser, &answer).await);
+    let request = |extra: Value| {
+        let mut body = json!({
+            "sp_entity_id": sp_entity_id, "name_id": "00u-alice", "binding": "post", "relay_state": "r2",
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let url = format!("{}/logout-request", idp.base_url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("logout-request");
+            let answer: Value = response.json().await.expect("JSON");
+            answer
+        }
+    };
+    let post = |message: Value| async move {
+        let form = [
+            (
+                "SAMLRequest",
+                message["SAMLRequest"].as_str().expect("SAMLRequest"),
+            ),
+            (
+                "RelayState",
+                message["RelayState"].as_str().unwrap_or_default(),
+            ),
+        ];
+        Browser::new()
+            .client
+            .post(message["slo_url"].as_str().expect("slo_url"))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    };
+    for (extra, reason) in [
+        (json!({"sign": false}), "signature_invalid"),
+        (
+            json!({"tamper": "nameid", "tamper_value": "00u-alice "}),
+            "signature_invalid",
+        ),
+    ] {
+        let message = request(extra).await;
+        let (status, page) = refusal(post(message).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}: {page}");
+        assert_eq!(last_logout_refusal(&app).await, reason);
+        assert_eq!(browser.me(&app).await.0, StatusCode::OK);
+    }
+    let message = request(json!({})).await;
+    let answered = post(message.clone()).await;
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    let to_idp = location(&answered, &app.address);
+    assert!(
+        to_idp.starts_with(&format!("{}/slo?SAMLResponse=", idp.base_url)),
+        "{to_idp}"
+    );
+    assert_eq!(browser.me(&app).await.0, StatusCode::UNAUTHORIZED);
+    let (status, response) = get_json(&to_idp).await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(response["in_response_to"], message["request_id"]);
+}

@@ -36,9 +36,12 @@ Endpoints (JSON unless said; an error is 400 {"error": "..."}):
                                         metadata's signing certificates: {"kind", "issuer", "in_response_to",
                                         "destination", "status"}
   POST /logout-request  {"sp_entity_id", "name_id", "name_id_format"?, "session_indexes"?, "relay_state"?,
-                         "expired"?}
+                         "expired"?, "binding"?, "sign"?, "tamper"?}
                                         an IdP-initiated LogoutRequest to the SP's SingleLogoutService,
-                                        signed for HTTP-Redirect: {"url", "request_id"}
+                                        signed for HTTP-Redirect: {"url", "request_id"}; with "binding": "post",
+                                        signed in the XML (unless "sign": false; "tamper": "nameid" then
+                                        changes the NameID) for the SP's HTTP-POST SingleLogoutService:
+                                        {"slo_url", "SAMLRequest", "RelayState", "request_id"}
 
 Options (query parameters on /sso, JSON fields on /idp-initiated):
   subject           the NameID value (required)
@@ -428,6 +431,28 @@ class IdP:
             name_id = saml.NameID(
                 format=body.get("name_id_format") or saml.NAMEID_FORMAT_UNSPECIFIED, text=str(body["name_id"])
             )
+            binding = body.get("binding") or "redirect"
+            if binding == "post":
+                # HTTP-POST: the signature is in the XML (enveloped, over the root).
+                sign = body.get("sign", True)
+                req_id, signed = self.server.create_logout_request(
+                    destination,
+                    sp_entity_id,
+                    name_id=name_id,
+                    session_indexes=body.get("session_indexes") or None,
+                    sign=bool(sign),
+                    sign_alg=SIG_RSA_SHA256,
+                    digest_alg=DIGEST_SHA256,
+                )
+                xml = str(signed)
+                if body.get("tamper") == "nameid":
+                    xml = xml.replace(f">{body['name_id']}<", f">{body.get('tamper_value') or 'attacker'}<")
+                return {
+                    "slo_url": destination,
+                    "SAMLRequest": base64.b64encode(xml.encode("utf-8")).decode(),
+                    "RelayState": body.get("relay_state"),
+                    "request_id": req_id,
+                }
             made = self.server.create_logout_request(
                 destination,
                 sp_entity_id,

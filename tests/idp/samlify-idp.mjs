@@ -22,6 +22,15 @@
 //                                          SAMLResponse is the base64 Response XML to POST to acs_url: the
 //                                          request's AssertionConsumerServiceURL (not checked against the SP's
 //                                          metadata), else the metadata's HTTP-POST ACS.
+//   GET  /slo?SAMLRequest=...|SAMLResponse=...&SigAlg=...&Signature=...
+//                                          single logout (HTTP-Redirect): the SP's signed LogoutRequest,
+//                                          checked -> {"kind", "request_id", "issuer", "name_id", "response_url"}
+//                                          (response_url: a signed LogoutResponse to the SP), or its signed
+//                                          LogoutResponse, checked -> {"kind", "issuer", "in_response_to",
+//                                          "destination", "status"}
+//   POST /logout-request  {"sp_entity_id", "name_id", "relay_state"?}
+//                                          an IdP-initiated LogoutRequest to the SP, signed for HTTP-Redirect
+//                                          -> {"url", "request_id"}
 //   POST /idp-initiated  {"sp_entity_id", "relay_state"?, ...options}
 //                                          the same answer for an unsolicited Response (no InResponseTo);
 //                                          request_id is null
@@ -164,6 +173,10 @@ function idpFor(certNames, keyName = certNames[0], alg = 'sha256', encAlg = null
   const cacheKey = `${certNames.join(',')}|${keyName}|${alg}|${encAlg}`;
   if (!idps.has(cacheKey)) {
     idps.set(cacheKey, IdentityProvider({
+      singleLogoutService: [{ Binding: BINDING_REDIRECT, Location: `${baseUrl}/slo` }],
+      // Logout messages either way carry an HTTP-Redirect signature.
+      wantLogoutRequestSigned: true,
+      wantLogoutResponseSigned: true,
       isAssertionEncrypted: encAlg !== null,
       ...(encAlg !== null ? {
         dataEncryptionAlgorithm: ENCRYPTIONS[encAlg],
@@ -205,7 +218,8 @@ async function registerSp(body) {
   const metadata = await res.text();
   let sp;
   try {
-    sp = ServiceProvider({ metadata });
+    // samlify signs what it sends an SP when the SP's settings ask.
+    sp = ServiceProvider({ metadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true });
   } catch (err) {
     throw new BadRequest(`samlify could not read the SP metadata: ${err.message || err}`);
   }
@@ -349,14 +363,14 @@ async function buildResponse(sp, acsUrl, requestInfo, o) {
 
 // SAML bindings 3.4.4.1: the signature covers SAMLRequest, RelayState and
 // SigAlg exactly as they were sent (URL-encoded), in that order.
-function signedOctets(url) {
+function signedOctets(url, parameter = 'SAMLRequest') {
   const raw = new Map(
     url.search.replace(/^\?/, '').split('&').filter(Boolean).map((pair) => {
       const at = pair.indexOf('=');
       return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
     }),
   );
-  return ['SAMLRequest', 'RelayState', 'SigAlg']
+  return [parameter, 'RelayState', 'SigAlg']
     .filter((k) => raw.has(k))
     .map((k) => `${k}=${raw.get(k)}`)
     .join('&');
@@ -419,6 +433,78 @@ async function idpInitiated(body) {
   };
 }
 
+function spOfMessage(encoded) {
+  let xml;
+  try {
+    xml = Utility.inflateString(encoded);
+  } catch (err) {
+    throw new BadRequest(`not a deflated, base64 message: ${err.message || err}`);
+  }
+  const issuer = (/<(?:\w+:)?Issuer[^>]*>([^<]*)</.exec(xml) || [])[1];
+  const sp = sps.get(issuer);
+  if (!sp) throw new BadRequest(`the message's Issuer ${JSON.stringify(issuer ?? null)} is not a registered SP`);
+  return { sp, issuer, xml };
+}
+
+function redirectQuery(url, parameter) {
+  const query = { [parameter]: url.searchParams.get(parameter) };
+  for (const k of ['RelayState', 'SigAlg', 'Signature']) {
+    if (url.searchParams.has(k)) query[k] = url.searchParams.get(k);
+  }
+  return { query, octetString: signedOctets(url, parameter) };
+}
+
+// Single logout over HTTP-Redirect: the SP's signed LogoutRequest (checked,
+// answered with a signed LogoutResponse URL) or its LogoutResponse (checked).
+async function slo(url) {
+  const idp = idpFor(['trusted']);
+  if (url.searchParams.get('SAMLRequest')) {
+    const { sp, issuer } = spOfMessage(url.searchParams.get('SAMLRequest'));
+    let info;
+    try {
+      info = await idp.parseLogoutRequest(sp, 'redirect', redirectQuery(url, 'SAMLRequest'));
+    } catch (err) {
+      throw new BadRequest(`samlify refused the LogoutRequest: ${err.message || err}`);
+    }
+    const { context } = idp.createLogoutResponse(sp, info, 'redirect', url.searchParams.get('RelayState') ?? '');
+    return {
+      kind: 'LogoutRequest',
+      request_id: info.extract.request?.id ?? null,
+      issuer,
+      name_id: info.extract.nameID ?? null,
+      response_url: context,
+    };
+  }
+  if (url.searchParams.get('SAMLResponse')) {
+    const { sp, issuer, xml } = spOfMessage(url.searchParams.get('SAMLResponse'));
+    try {
+      await idp.parseLogoutResponse(sp, 'redirect', redirectQuery(url, 'SAMLResponse'));
+    } catch (err) {
+      throw new BadRequest(`samlify refused the LogoutResponse: ${err.message || err}`);
+    }
+    const attr = (name) => (new RegExp(`\\b${name}="([^"]*)"`).exec(xml) || [])[1] ?? null;
+    return {
+      kind: 'LogoutResponse',
+      issuer,
+      in_response_to: attr('InResponseTo'),
+      destination: attr('Destination'),
+      status: (/StatusCode[^>]*\bValue="([^"]*)"/.exec(xml) || [])[1] ?? null,
+    };
+  }
+  throw new BadRequest('SAMLRequest or SAMLResponse is required');
+}
+
+// An IdP-initiated LogoutRequest for the SP, signed for HTTP-Redirect.
+function logoutRequest(body) {
+  const sp = sps.get(body.sp_entity_id);
+  if (!sp) throw new BadRequest(`${JSON.stringify(body.sp_entity_id ?? null)} is not a registered SP`);
+  if (!body.name_id) throw new BadRequest('name_id is required');
+  const { id, context } = idpFor(['trusted']).createLogoutRequest(
+    sp, 'redirect', { logoutNameID: String(body.name_id) }, body.relay_state ?? '',
+  );
+  return { url: context, request_id: id };
+}
+
 function readBody(req) {
   return new Promise((resolve, reject) => {
     let data = '';
@@ -458,6 +544,12 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/idp-initiated') {
       return reply(res, 200, await idpInitiated(await readBody(req)));
+    }
+    if (req.method === 'GET' && url.pathname === '/slo') {
+      return reply(res, 200, await slo(url));
+    }
+    if (req.method === 'POST' && url.pathname === '/logout-request') {
+      return reply(res, 200, logoutRequest(await readBody(req)));
     }
     return reply(res, 404, { error: `no ${req.method} ${url.pathname}` });
   } catch (err) {

@@ -379,10 +379,15 @@ pub async fn sign_out(req: HttpRequest, state: Data<AppState>, body: Bytes) -> H
     {
         return page;
     }
+    // A SAML session: on to the IdP with a LogoutRequest once it ends here.
+    let to_idp = match crate::service::saml_slo::start_logout(&state, secret.as_deref()).await {
+        Ok(url) => url,
+        Err(e) => return broken(e),
+    };
     if let Err(e) = signin::logout(&state, secret.as_deref(), &request_meta(&req)).await {
         return broken(e);
     }
-    let mut response = see_other("/");
+    let mut response = see_other(to_idp.as_deref().unwrap_or("/"));
     let mut gone = session_cookie(&state, String::new(), 0);
     gone.make_removal();
     let _ = response.add_cookie(&gone);

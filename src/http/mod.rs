@@ -275,6 +275,12 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/sso/saml/{id}/acs", || {
             web::route().to(sso::saml_acs)
         }),
+        r(Method::GET, "/sso/saml/{id}/slo", || {
+            web::route().to(sso::saml_slo)
+        }),
+        r(Method::POST, "/sso/saml/{id}/slo", || {
+            web::route().to(sso::saml_slo_post)
+        }),
         r(Method::GET, "/", || web::route().to(dashboard::home)),
         r(Method::POST, "/sign-out", || {
             web::route().to(dashboard::sign_out)

@@ -14,6 +14,7 @@ use super::extract::request_meta;
 use super::html::{self, escape, form_map, query_map, query_value};
 use crate::domain::sso::safe_return_to;
 use crate::error::AppError;
+use crate::service::saml_slo::{self, SloOutcome};
 use crate::service::signin::NewSession;
 use crate::service::sso::{self, LoginPage, OidcCallback, Outcome, Refusal, SamlPost};
 use crate::service::{AppState, signin};
@@ -400,4 +401,47 @@ pub async fn saml_acs(
     let mut response = answer(&state, outcome);
     forget_browser(&state, &mut response);
     response
+}
+
+/// `GET /sso/saml/{id}/slo`: single logout over the HTTP-Redirect binding
+/// (an IdP's LogoutRequest, or its LogoutResponse to scimlink's). The raw
+/// query goes on as sent: its signature covers those bytes.
+pub async fn saml_slo(req: HttpRequest, state: Data<AppState>, id: Path<String>) -> HttpResponse {
+    slo_page(saml_slo::slo_redirect(&state, &id, req.query_string(), &request_meta(&req)).await)
+}
+
+/// `POST /sso/saml/{id}/slo`: single logout over the HTTP-POST binding.
+pub async fn saml_slo_post(
+    req: HttpRequest,
+    state: Data<AppState>,
+    id: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    if !is_form(&req) {
+        return html::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Logout refused",
+            "A SAML logout message is posted as application/x-www-form-urlencoded.",
+            None,
+        );
+    }
+    let mut form = form_map(&body);
+    let post = saml_slo::SloPost {
+        saml_request: form.remove("SAMLRequest"),
+        saml_response: form.remove("SAMLResponse"),
+        relay_state: form.remove("RelayState"),
+    };
+    slo_page(saml_slo::slo_post(&state, &id, post, &request_meta(&req)).await)
+}
+
+fn slo_page(outcome: Result<SloOutcome, AppError>) -> HttpResponse {
+    match outcome {
+        Ok(SloOutcome::Redirect(url)) => html::see_other(&url),
+        Ok(SloOutcome::Page {
+            status,
+            title,
+            message,
+        }) => html::message(status_of(status), title, &message, None),
+        Err(e) => broken(e),
+    }
 }

@@ -1,6 +1,6 @@
 //! SAML 2.0 for SSO connections: the IdP metadata an admin pastes, the
-//! metadata scimlink publishes as the service provider, the AuthnRequest
-//! (HTTP-Redirect binding), and every check on a Response posted to the ACS.
+//! AuthnRequest IDs, and every check on a Response posted to the ACS (the SP
+//! metadata and the signed AuthnRequest are `service::saml_sp`'s).
 //!
 //! samael (over libxmlsec1) verifies signatures and reduces a response to
 //! what the signatures cover, which is what defeats signature wrapping. It
@@ -25,8 +25,7 @@ use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use quick_xml::events::{BytesStart, Event};
 use samael::crypto::AllowedSignatureAlgorithm;
-use samael::metadata::{EntityDescriptor, HTTP_POST_BINDING, HTTP_REDIRECT_BINDING};
-use samael::schema::{AuthnRequest, Issuer};
+use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::service_provider::{Error as SamlError, ServiceProvider};
 use serde::{Deserialize, Serialize};
 
@@ -186,68 +185,10 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, String> {
     })
 }
 
-fn escape_xml(raw: &str) -> String {
-    raw.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// scimlink's SP metadata for a connection: the entity id, the ACS
-/// (HTTP-POST), unsigned requests, signed assertions wanted.
-pub fn sp_metadata_xml(entity_id: &str, acs_url: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
-    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
-    <md:AssertionConsumerService Binding="{HTTP_POST_BINDING}" Location="{acs_url}" index="0" isDefault="true"/>
-  </md:SPSSODescriptor>
-</md:EntityDescriptor>
-"#,
-        entity_id = escape_xml(entity_id),
-        acs_url = escape_xml(acs_url),
-    )
-}
-
 /// A fresh AuthnRequest ID: 256 random bits; `_` first, as an xs:ID must
 /// not start with a digit (base64url's other characters are NCName ones).
 pub fn new_request_id() -> String {
     format!("_{}", crate::domain::secret::random_token())
-}
-
-/// The IdP URL carrying an AuthnRequest over the HTTP-Redirect binding.
-pub fn authn_request_url(
-    idp_sso_url: &str,
-    sp_entity_id: &str,
-    acs_url: &str,
-    request_id: &str,
-    now: DateTime<Utc>,
-    force_authn: bool,
-) -> Result<String, String> {
-    let request = AuthnRequest {
-        // The IdP asks for credentials even in a signed-in browser (a test
-        // sign-in as someone else).
-        force_authn: force_authn.then_some(true),
-        id: request_id.to_string(),
-        issue_instant: now,
-        version: "2.0".into(),
-        destination: Some(idp_sso_url.to_string()),
-        assertion_consumer_service_url: Some(acs_url.to_string()),
-        protocol_binding: Some(HTTP_POST_BINDING.to_string()),
-        issuer: Some(Issuer {
-            value: Some(sp_entity_id.to_string()),
-            ..Issuer::default()
-        }),
-        ..AuthnRequest::default()
-    };
-    request
-        .redirect("")
-        .map_err(|e| format!("cannot build the AuthnRequest: {e}"))?
-        .map(String::from)
-        .ok_or_else(|| "the AuthnRequest has no destination".to_string())
 }
 
 fn refuse_doctype(xml: &str) -> Result<(), String> {
@@ -292,7 +233,7 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, St
 
 /// The transforms and canonicalisations a signature may name: none of them
 /// fetches anything or evaluates an expression.
-const SAFE_TRANSFORMS: [&str; 7] = [
+pub(super) const SAFE_TRANSFORMS: [&str; 7] = [
     "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
     "http://www.w3.org/2001/10/xml-exc-c14n#",
     "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
@@ -306,7 +247,7 @@ const SAFE_TRANSFORMS: [&str; 7] = [
 /// the only kind a SAML signature needs. Anything else (another URL, a file,
 /// an XPointer expression) libxmlsec1 would act on before it checks the
 /// signature value, which an unsigned post must never make it do.
-fn is_id_reference(uri: &str) -> bool {
+pub(super) fn is_id_reference(uri: &str) -> bool {
     let Some(id) = uri.strip_prefix('#') else {
         return false;
     };
@@ -455,6 +396,8 @@ pub struct Verified {
     pub assertion_id: String,
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// The AuthnStatement's SessionIndex (single logout names it).
+    pub session_index: Option<String>,
     /// Attribute name -> its values, in order.
     pub attributes: Vec<(String, Vec<String>)>,
     /// Until when the replay cache must remember the assertion ID.
@@ -658,6 +601,12 @@ fn check_assertion(
     Ok(Verified {
         assertion_id: assertion.id.clone(),
         name_id_format: subject.name_id.as_ref().and_then(|n| n.format.clone()),
+        session_index: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|s| s.session_index.clone())
+            .filter(|s| !s.is_empty() && s.len() <= 256),
         name_id,
         attributes,
         // After this the assertion fails the issue-time check anyway.
@@ -785,49 +734,6 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         );
         assert_ne!(id, new_request_id());
-    }
-
-    #[test]
-    fn the_authn_request_url_carries_a_deflated_request() {
-        let url = authn_request_url(
-            "https://idp.example/sso?app=1",
-            "https://sp.example/sso/saml/c/metadata",
-            "https://sp.example/sso/saml/c/acs",
-            "_id123",
-            Utc::now(),
-            true,
-        )
-        .expect("url");
-        let parsed = url::Url::parse(&url).expect("a URL");
-        let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
-        assert_eq!(pairs[0], ("app".into(), "1".into()));
-        let encoded = &pairs
-            .iter()
-            .find(|(k, _)| k == "SAMLRequest")
-            .expect("SAMLRequest")
-            .1;
-        let deflated = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .expect("base64");
-        let mut xml = String::new();
-        use std::io::Read;
-        flate2::read::DeflateDecoder::new(&deflated[..])
-            .read_to_string(&mut xml)
-            .expect("deflate");
-        assert!(xml.contains("ID=\"_id123\""), "{xml}");
-        assert!(xml.contains("https://sp.example/sso/saml/c/acs"), "{xml}");
-        assert!(xml.contains("ForceAuthn=\"true\""), "{xml}");
-    }
-
-    #[test]
-    fn sp_metadata_escapes_and_names_the_acs() {
-        let xml = sp_metadata_xml("https://sp.example/m?a=1&b=2", "https://sp.example/acs");
-        assert!(xml.contains("entityID=\"https://sp.example/m?a=1&amp;b=2\""));
-        let parsed = EntityDescriptor::from_str(&xml).expect("metadata parses");
-        assert_eq!(
-            parsed.entity_id.as_deref(),
-            Some("https://sp.example/m?a=1&b=2")
-        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use serde_json::{Map, Value, json};
 use super::audit::{self, Event};
 use super::signin::{self, NewSession};
 use super::users::{self, CreateOptions};
-use super::{Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml, secrets};
+use super::{
+    Actor, AppState, OrgScope, RequestMeta, connections, oidc, saml, saml_slo, saml_sp, secrets,
+};
 use crate::domain::linking::{Asserted, Jit, Match, SubjectKind};
 use crate::domain::sso::{
     ConnectionKind, JitSetting, MatchOn, SamlAttribute, email_in_domains, safe_return_to,
@@ -255,7 +257,7 @@ async fn send_to_idp(
     let force_login = test_by.is_some();
     let prepared = match ConnectionKind::parse(&connection.kind) {
         Ok(ConnectionKind::Oidc) => prepare_oidc(state, connection, force_login).await,
-        Ok(ConnectionKind::Saml) => prepare_saml(state, connection, now, force_login),
+        Ok(ConnectionKind::Saml) => prepare_saml(state, connection, now, force_login).await,
         Err(_) => return Ok(Err(inactive_link())),
     };
     let prepared = match prepared {
@@ -370,26 +372,40 @@ async fn prepare_oidc(
     })
 }
 
-fn prepare_saml(
+async fn prepare_saml(
     state: &AppState,
     connection: &ConnectionRow,
     now: chrono::DateTime<chrono::Utc>,
     force_authn: bool,
 ) -> Result<Prepared, Refusal> {
-    let request_id = saml::new_request_id();
-    let sso_url = connection.saml_idp_sso_url.as_deref().unwrap_or_default();
-    let url = saml::authn_request_url(
-        sso_url,
-        &saml::sp_entity_id(&state.base_url, &connection.id),
-        &saml::acs_url(&state.base_url, &connection.id),
-        &request_id,
-        now,
-        force_authn,
-    )
-    .map_err(|e| {
+    let misconfigured = |e: String| {
         log::warn!("connection {}: {e}", connection.id);
         refusal(502, "Your identity provider is misconfigured", e)
-    })?;
+    };
+    let keys = match saml_sp::keys(state, connection).await {
+        Ok(k) => k,
+        Err(e) => {
+            log::error!("connection {}: {e}", connection.id);
+            return Err(refusal(
+                500,
+                "Something went wrong",
+                "scimlink could not prepare the sign-in. Try again in a moment.",
+            ));
+        }
+    };
+    let request_id = saml::new_request_id();
+    let url = saml_sp::signed_authn_request_url(
+        &saml_sp::AuthnRequestParts {
+            idp_sso_url: connection.saml_idp_sso_url.as_deref().unwrap_or_default(),
+            sp_entity_id: &saml::sp_entity_id(&state.base_url, &connection.id),
+            acs_url: &saml::acs_url(&state.base_url, &connection.id),
+            request_id: &request_id,
+            now,
+            force_authn,
+        },
+        &keys.signing.private_key_pem,
+    )
+    .map_err(misconfigured)?;
     Ok(Prepared {
         redirect_to: url,
         answer_key: request_id,
@@ -703,12 +719,10 @@ pub async fn saml_metadata(state: &AppState, connection_id: &str) -> AppResult<O
     let connection = store::connections::find_any(&state.db.read, connection_id)
         .await?
         .filter(|c| c.kind == ConnectionKind::Saml.as_str());
-    Ok(connection.map(|c| {
-        saml::sp_metadata_xml(
-            &saml::sp_entity_id(&state.base_url, &c.id),
-            &saml::acs_url(&state.base_url, &c.id),
-        )
-    }))
+    match connection {
+        Some(c) => Ok(Some(saml_sp::metadata(state, &c).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The form of `POST /sso/saml/{id}/acs` (HTTP-POST binding).
@@ -761,6 +775,9 @@ async fn check_saml_answer(
     }
     let xml =
         String::from_utf8(decoded).map_err(|_| malformed("the response is not UTF-8".into()))?;
+    let xml = saml_sp::decrypt_response(state, connection, xml)
+        .await?
+        .map_err(|e| stop("decryption_failed", protocol_failure(e)))?;
     let survey = saml::survey(&xml).map_err(malformed)?;
     let (request_id, pending) = match survey.in_response_to.as_deref() {
         Some(id) => {
@@ -869,6 +886,7 @@ async fn check_saml_answer(
         claims: json!({
             "name_id": verified.name_id,
             "name_id_format": verified.name_id_format,
+            "session_index": verified.session_index,
             "attributes": attributes,
         }),
     };
@@ -1399,7 +1417,7 @@ async fn open_sso_session(
     now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<NewSession> {
     store::accounts::touch_account(txn, account_id, now).await?;
-    signin::open_session(
+    let session = signin::open_session(
         txn,
         org,
         account_id,
@@ -1408,7 +1426,18 @@ async fn open_sso_session(
         meta,
         now,
     )
-    .await
+    .await?;
+    saml_slo::record_session(
+        txn,
+        connection,
+        account_id,
+        &session.secret,
+        &assertion.subject,
+        &assertion.claims,
+        now,
+    )
+    .await?;
+    Ok(session)
 }
 
 /// Makes the identity link of a first sign-in (audited). `Err`: another

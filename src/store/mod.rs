@@ -11,6 +11,7 @@ pub mod links;
 pub mod orgs;
 pub mod outbox;
 pub mod resources;
+pub mod saml;
 pub mod sessions;
 pub mod statistics;
 pub mod throttle;

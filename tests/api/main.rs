@@ -24,6 +24,7 @@ mod openapi;
 mod races;
 mod replay;
 mod saml_idp;
+mod saml_sp;
 mod sealed_secrets;
 mod search;
 mod sso_oidc;

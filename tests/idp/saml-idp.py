@@ -18,12 +18,30 @@ Endpoints (JSON unless said; an error is 400 {"error": "..."}):
   POST /sp  {"metadata_url"}             fetches the SP's metadata and registers the SP with pysaml2
                                         (re-registering an entity id replaces it);
                                         answers {"sp_entity_id", "acs_url"} as pysaml2 read them
-  GET  /sso?SAMLRequest=...&RelayState=...&<options>
-                                        the HTTP-Redirect binding: parses the SP's AuthnRequest and
+  GET  /sso?SAMLRequest=...&RelayState=...&SigAlg=...&Signature=...&<options>
+                                        the HTTP-Redirect binding: checks the AuthnRequest's signature
+                                        (pysaml2's want_authn_requests_signed, with the SP metadata's
+                                        signing certificates), parses it and
                                         answers {"acs_url", "SAMLResponse", "RelayState", "request_id",
                                         "sp_entity_id"}, SAMLResponse being base64 of the Response XML
   POST /idp-initiated  {"sp_entity_id", "relay_state"?, <options>}
                                         the same answer for an unsolicited response (no InResponseTo)
+  GET  /slo?SAMLRequest=...&SigAlg=...&Signature=...
+                                        single logout (HTTP-Redirect): pysaml2 checks the SP's signed
+                                        LogoutRequest and answers {"kind", "request_id", "issuer", "name_id",
+                                        "session_indexes", "response_url"}, response_url carrying its signed
+                                        LogoutResponse to the SP's SingleLogoutService
+  GET  /slo?SAMLResponse=...&SigAlg=...&Signature=...
+                                        the SP's LogoutResponse, its signature checked against the SP
+                                        metadata's signing certificates: {"kind", "issuer", "in_response_to",
+                                        "destination", "status"}
+  POST /logout-request  {"sp_entity_id", "name_id", "name_id_format"?, "session_indexes"?, "relay_state"?,
+                         "expired"?, "binding"?, "sign"?, "tamper"?}
+                                        an IdP-initiated LogoutRequest to the SP's SingleLogoutService,
+                                        signed for HTTP-Redirect: {"url", "request_id"}; with "binding": "post",
+                                        signed in the XML (unless "sign": false; "tamper": "nameid" then
+                                        changes the NameID) for the SP's HTTP-POST SingleLogoutService:
+                                        {"slo_url", "SAMLRequest", "RelayState", "request_id"}
 
 Options (query parameters on /sso, JSON fields on /idp-initiated):
   subject           the NameID value (required)
@@ -46,6 +64,12 @@ Options (query parameters on /sso, JSON fields on /idp-initiated):
                     AuthnRequest's ID; none on /idp-initiated)
   expired=1         IssueInstant 1 hour ago, NotBefore 1 hour ago, NotOnOrAfter 30 minutes ago
                     (otherwise IssueInstant now, NotBefore 1 minute ago, NotOnOrAfter in 5 minutes)
+  encrypt=1         the Assertion is signed (per sign), then encrypted by xmlsec1 into an
+                    EncryptedAssertion (RSA-OAEP-MGF1P key transport), then the Response signed
+                    (per sign)
+  enc_alg           aes256-cbc (default) | aes128-gcm: the content encryption
+  encrypt_to        sp (default: the SP metadata's encryption key) | trusted | second | untrusted
+                    (one of this IdP's own certificates, a key the SP does not hold)
   tamper            nameid: after signing, the NameID becomes tamper_value (default "attacker");
                     wrap: signature wrapping, the Response's first Assertion is an unsigned copy of
                     the signed one with a new ID and NameID tamper_value, the second the signed one;
@@ -70,6 +94,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import textwrap
 import threading
 import urllib.error
 import urllib.parse
@@ -97,13 +122,18 @@ from saml2.mdstore import InMemoryMetaData  # noqa: E402
 from saml2.metadata import do_idpsso_descriptor  # noqa: E402
 from saml2.s_utils import sid  # noqa: E402
 from saml2.server import Server  # noqa: E402
-from saml2.sigver import pre_signature_part  # noqa: E402
+from saml2.sigver import ASSERT_XPATH, pre_encryption_part, pre_signature_part, verify_redirect_signature  # noqa: E402
 from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256  # noqa: E402
 
 KEY_NAMES = ("trusted", "second", "untrusted")
 ALGS = {"sha256": (SIG_RSA_SHA256, DIGEST_SHA256), "sha1": (SIG_RSA_SHA1, DIGEST_SHA1)}
 SIGN_MODES = ("both", "assertion", "response", "none")
 TAMPERS = ("nameid", "wrap", "wrap_inside")
+# enc_alg -> (EncryptionMethod, xmlsec1's --session-key)
+ENCRYPTIONS = {
+    "aes256-cbc": ("http://www.w3.org/2001/04/xmlenc#aes256-cbc", "aes-256"),
+    "aes128-gcm": ("http://www.w3.org/2009/xmlenc11#aes128-gcm", "aes-128"),
+}
 # Option name -> SAML Attribute Name.
 ATTRIBUTES = {
     "email": "email",
@@ -221,8 +251,13 @@ class IdP:
                                 (sso, BINDING_HTTP_REDIRECT),
                                 (sso, BINDING_HTTP_POST),
                             ],
+                            "single_logout_service": [
+                                (f"{self.base_url}/slo", BINDING_HTTP_REDIRECT),
+                            ],
                         },
-                        "want_authn_requests_signed": False,
+                        # AuthnRequests must carry an HTTP-Redirect signature
+                        # by a signing key of the SP's metadata.
+                        "want_authn_requests_signed": True,
                         "name_id_format": [
                             saml.NAMEID_FORMAT_UNSPECIFIED,
                             saml.NAMEID_FORMAT_EMAILADDRESS,
@@ -299,7 +334,13 @@ class IdP:
             raise BadRequest("SAMLRequest is required")
         with self.lock:
             try:
-                req = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+                req = self.server.parse_authn_request(
+                    saml_request,
+                    BINDING_HTTP_REDIRECT,
+                    relay_state=relay_state,
+                    sigalg=opts.get("SigAlg"),
+                    signature=opts.get("Signature"),
+                )
             except Exception as exc:
                 raise BadRequest(f"pysaml2 cannot parse the AuthnRequest: {exc!r}") from exc
             if req is None or req.message is None:
@@ -326,6 +367,124 @@ class IdP:
             )
             xml = self._response(sp_entity_id, acs_url, body.get("in_response_to") or None, body)
         return self._answer(sp_entity_id, acs_url, xml, body.get("relay_state"), None)
+
+    # --- single logout -------------------------------------------------------
+
+    def slo(self, query):
+        """The SP's LogoutRequest (checked and answered) or LogoutResponse
+        (its signature checked), over the HTTP-Redirect binding."""
+        if query.get("SAMLRequest"):
+            with self.lock:
+                try:
+                    req = self.server.parse_logout_request(
+                        query["SAMLRequest"],
+                        BINDING_HTTP_REDIRECT,
+                        relay_state=query.get("RelayState"),
+                        sigalg=query.get("SigAlg"),
+                        signature=query.get("Signature"),
+                    )
+                except Exception as exc:
+                    raise BadRequest(f"pysaml2 refused the LogoutRequest: {exc!r}") from exc
+                if req is None or req.message is None:
+                    raise BadRequest("pysaml2 cannot parse the LogoutRequest")
+                message = req.message
+                response = self.server.create_logout_response(message, [BINDING_HTTP_REDIRECT])
+                info = self.server.apply_binding(
+                    BINDING_HTTP_REDIRECT,
+                    str(response),
+                    response.destination,
+                    query.get("RelayState") or "",
+                    response=True,
+                    sign=True,
+                    sigalg=SIG_RSA_SHA256,
+                )
+            location = dict(info["headers"])["Location"]
+            log(f"LogoutRequest {message.id} from {message.issuer.text} for {message.name_id.text}")
+            return {
+                "kind": "LogoutRequest",
+                "request_id": message.id,
+                "issuer": message.issuer.text,
+                "name_id": message.name_id.text,
+                "session_indexes": [si.text for si in message.session_index or []],
+                "response_url": location,
+            }
+        if query.get("SAMLResponse"):
+            saml_msg = {k: query[k] for k in ("SAMLResponse", "RelayState", "SigAlg", "Signature") if k in query}
+            if "Signature" not in saml_msg or "SigAlg" not in saml_msg:
+                raise BadRequest("the LogoutResponse is not signed")
+            with self.lock:
+                xml = self.server.unravel(query["SAMLResponse"], BINDING_HTTP_REDIRECT, "SAMLResponse")
+                response = samlp.logout_response_from_string(xml)
+                if response is None or response.issuer is None:
+                    raise BadRequest("not a LogoutResponse")
+                issuer = response.issuer.text
+                certs = self.server.metadata.certs(issuer, "any", "signing")
+                verified = any(verify_redirect_signature(saml_msg, self.server.sec.sec_backend, cert) for _, cert in certs)
+            if not verified:
+                raise BadRequest("the LogoutResponse's signature does not verify")
+            return {
+                "kind": "LogoutResponse",
+                "issuer": issuer,
+                "in_response_to": response.in_response_to,
+                "destination": response.destination,
+                "status": response.status.status_code.value,
+            }
+        raise BadRequest("SAMLRequest or SAMLResponse is required")
+
+    def logout_request(self, body):
+        """An IdP-initiated LogoutRequest for the SP's SingleLogoutService
+        (HTTP-Redirect), signed in the query: {"url"}."""
+        sp_entity_id = body.get("sp_entity_id")
+        if not body.get("name_id"):
+            raise BadRequest("name_id is required")
+        with self.lock:
+            if sp_entity_id not in self.sp_metadata:
+                raise BadRequest(f"sp_entity_id {sp_entity_id!r} is not a registered SP")
+            try:
+                _, destination = self.server.pick_binding(
+                    "single_logout_service", [BINDING_HTTP_REDIRECT], "spsso", entity_id=sp_entity_id
+                )
+            except Exception as exc:
+                raise BadRequest(f"the SP metadata has no HTTP-Redirect SingleLogoutService: {exc}") from exc
+            name_id = saml.NameID(
+                format=body.get("name_id_format") or saml.NAMEID_FORMAT_UNSPECIFIED, text=str(body["name_id"])
+            )
+            binding = body.get("binding") or "redirect"
+            if binding == "post":
+                # HTTP-POST: the signature is in the XML (enveloped, over the root).
+                sign = body.get("sign", True)
+                req_id, signed = self.server.create_logout_request(
+                    destination,
+                    sp_entity_id,
+                    name_id=name_id,
+                    session_indexes=body.get("session_indexes") or None,
+                    sign=bool(sign),
+                    sign_alg=SIG_RSA_SHA256,
+                    digest_alg=DIGEST_SHA256,
+                )
+                xml = str(signed)
+                if body.get("tamper") == "nameid":
+                    xml = xml.replace(f">{body['name_id']}<", f">{body.get('tamper_value') or 'attacker'}<")
+                return {
+                    "slo_url": destination,
+                    "SAMLRequest": base64.b64encode(xml.encode("utf-8")).decode(),
+                    "RelayState": body.get("relay_state"),
+                    "request_id": req_id,
+                }
+            made = self.server.create_logout_request(
+                destination,
+                sp_entity_id,
+                name_id=name_id,
+                session_indexes=body.get("session_indexes") or None,
+                sign=False,
+            )
+            req = made[1] if isinstance(made, tuple) else made
+            if body.get("expired"):
+                req.issue_instant = instant(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+            info = self.server.apply_binding(
+                BINDING_HTTP_REDIRECT, str(req), destination, body.get("relay_state") or "", sign=True, sigalg=SIG_RSA_SHA256
+            )
+        return {"url": dict(info["headers"])["Location"], "request_id": req.id}
 
     @staticmethod
     def _answer(sp_entity_id, acs_url, xml, relay_state, request_id):
@@ -424,6 +583,8 @@ class IdP:
         sec = self.server.sec
         if sign in ("both", "assertion"):
             xml = sec.sign_statement(xml, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", key_file=key.key_file, node_id=assertion.id)
+        if str(opts.get("encrypt") or "") in ("1", "true", "True"):
+            xml = self._encrypted(xml, sp_entity_id, opts)
         if sign in ("both", "response"):
             xml = sec.sign_statement(xml, "urn:oasis:names:tc:SAML:2.0:protocol:Response", key_file=key.key_file, node_id=response.id)
 
@@ -436,6 +597,47 @@ class IdP:
             + (f" tamper={tamper}" if tamper else "")
         )
         return xml
+
+    def _encrypted(self, xml, sp_entity_id, opts):
+        """The Response XML with its (signed) Assertion encrypted; the caller holds the lock."""
+        enc_alg = opts.get("enc_alg") or "aes256-cbc"
+        if enc_alg not in ENCRYPTIONS:
+            raise BadRequest(f"enc_alg must be one of {', '.join(ENCRYPTIONS)}")
+        method, session_key = ENCRYPTIONS[enc_alg]
+        to = opts.get("encrypt_to") or "sp"
+        if to == "sp":
+            certs = self.server.metadata.certs(sp_entity_id, "any", "encryption")
+            if not certs:
+                raise BadRequest("the SP metadata has no encryption key")
+            cert_b64 = "".join(certs[0][1].split())
+        elif to in self.keys:
+            cert_b64 = self.keys[to].cert_b64
+        else:
+            raise BadRequest(f"encrypt_to must be sp or one of {', '.join(KEY_NAMES)}")
+        # The signed Assertion moves into an EncryptedAssertion; xmlsec1
+        # replaces it there with the EncryptedData.
+        doc = minidom.parseString(xml.encode("utf-8"))
+        root = doc.documentElement
+        assertions = _children(root, saml.NAMESPACE, "Assertion")
+        if len(assertions) != 1:
+            raise BadRequest("expected one Assertion to encrypt")
+        assertion = assertions[0]
+        prefix = assertion.prefix
+        wrapper = doc.createElementNS(saml.NAMESPACE, f"{prefix}:EncryptedAssertion" if prefix else "EncryptedAssertion")
+        root.replaceChild(wrapper, assertion)
+        wrapper.appendChild(assertion)
+        pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(textwrap.wrap(cert_b64, 64)) + "\n-----END CERTIFICATE-----\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+            f.write(pem)
+        try:
+            template = pre_encryption_part(msg_enc=method, encrypt_cert=cert_b64)
+            out = self.server.sec.encrypt_assertion(
+                doc.toxml(), f.name, template, key_type=session_key, node_xpath=ASSERT_XPATH
+            )
+        finally:
+            os.unlink(f.name)
+        log(f"assertion encrypted to {to} with {enc_alg}")
+        return out
 
 
 # --- tampering (after signing, on the DOM, leaving signed nodes as they are) --
@@ -545,6 +747,10 @@ def make_handler(idp):
                     return self._json(200, idp.sso(query.get("SAMLRequest"), query.get("RelayState"), query))
                 if method == "POST" and url.path == "/idp-initiated":
                     return self._json(200, idp.idp_initiated(self._body()))
+                if method == "GET" and url.path == "/slo":
+                    return self._json(200, idp.slo(query))
+                if method == "POST" and url.path == "/logout-request":
+                    return self._json(200, idp.logout_request(self._body()))
                 return self._json(404, {"error": f"no route {method} {url.path}"})
             except BadRequest as exc:
                 log(f"400 {method} {url.path}: {exc}")

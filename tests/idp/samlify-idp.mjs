@@ -16,11 +16,21 @@
 //                                          -> {"sp_entity_id", "acs_url"}
 //   GET  /sso?SAMLRequest=...&RelayState=...&<options>
 //                                          takes the SP's AuthnRequest (HTTP-Redirect: deflated, base64,
-//                                          unsigned); its Issuer must be a registered SP
+//                                          signed with SigAlg and Signature by a signing key of the SP's
+//                                          metadata); its Issuer must be a registered SP
 //                                          -> {"acs_url", "SAMLResponse", "RelayState", "request_id", "sp_entity_id"}
 //                                          SAMLResponse is the base64 Response XML to POST to acs_url: the
 //                                          request's AssertionConsumerServiceURL (not checked against the SP's
 //                                          metadata), else the metadata's HTTP-POST ACS.
+//   GET  /slo?SAMLRequest=...|SAMLResponse=...&SigAlg=...&Signature=...
+//                                          single logout (HTTP-Redirect): the SP's signed LogoutRequest,
+//                                          checked -> {"kind", "request_id", "issuer", "name_id", "response_url"}
+//                                          (response_url: a signed LogoutResponse to the SP), or its signed
+//                                          LogoutResponse, checked -> {"kind", "issuer", "in_response_to",
+//                                          "destination", "status"}
+//   POST /logout-request  {"sp_entity_id", "name_id", "relay_state"?}
+//                                          an IdP-initiated LogoutRequest to the SP, signed for HTTP-Redirect
+//                                          -> {"url", "request_id"}
 //   POST /idp-initiated  {"sp_entity_id", "relay_state"?, ...options}
 //                                          the same answer for an unsolicited Response (no InResponseTo);
 //                                          request_id is null
@@ -40,6 +50,12 @@
 //   expired=1 (or true)           IssueInstant 1 h ago, NotBefore 1 h ago, NotOnOrAfter 30 min ago
 //                                 (default: IssueInstant now, NotBefore 1 min ago, NotOnOrAfter in 5 min)
 //   tamper=nameid, tamper_value   replaces the NameID text (default "attacker") after signing
+//   encrypt=1                     the Assertion is signed (per sign), then encrypted (EncryptedAssertion,
+//                                 RSA-OAEP-MGF1P key transport), then the Response signed (per sign)
+//   enc_alg=aes256-cbc|aes128-gcm the content encryption (default aes256-cbc)
+//   encrypt_to=sp|trusted|second|untrusted
+//                                 the certificate encrypted to: the SP metadata's encryption key (default)
+//                                 or one of this IdP's own
 //
 // samlify insists on a schema validator for the messages it parses; this one
 // accepts everything, which is fine here: the only message it parses is the
@@ -68,6 +84,11 @@ const ALGORITHMS = {
   sha1: Constants.algorithms.signature.RSA_SHA1,
 };
 const SIGN_MODES = new Set(['both', 'assertion', 'response', 'none']);
+// enc_alg -> the content-encryption algorithm (the key goes by RSA-OAEP-MGF1P).
+const ENCRYPTIONS = {
+  'aes256-cbc': Constants.algorithms.encryption.data.AES_256,
+  'aes128-gcm': 'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+};
 const ATTRIBUTES = [
   ['email', 'email'],
   ['given_name', 'firstName'],
@@ -148,15 +169,26 @@ function ssoServices() {
 // The IdP published with the given certificates (its metadata) or signing with
 // one key and algorithm. samlify reads the signing certificate from the IdP's
 // own metadata, so each key has its own instance.
-function idpFor(certNames, keyName = certNames[0], alg = 'sha256') {
-  const cacheKey = `${certNames.join(',')}|${keyName}|${alg}`;
+function idpFor(certNames, keyName = certNames[0], alg = 'sha256', encAlg = null) {
+  const cacheKey = `${certNames.join(',')}|${keyName}|${alg}|${encAlg}`;
   if (!idps.has(cacheKey)) {
     idps.set(cacheKey, IdentityProvider({
+      singleLogoutService: [{ Binding: BINDING_REDIRECT, Location: `${baseUrl}/slo` }],
+      // Logout messages either way carry an HTTP-Redirect signature.
+      wantLogoutRequestSigned: true,
+      wantLogoutResponseSigned: true,
+      isAssertionEncrypted: encAlg !== null,
+      ...(encAlg !== null ? {
+        dataEncryptionAlgorithm: ENCRYPTIONS[encAlg],
+        keyEncryptionAlgorithm: Constants.algorithms.encryption.key.RSA_OAEP_MGF1P,
+      } : {}),
       entityID: entityId,
       signingCert: certNames.map((n) => keys[n].certPem),
       privateKey: keys[keyName].keyPem,
       requestSignatureAlgorithm: ALGORITHMS[alg],
-      wantAuthnRequestsSigned: false,
+      // AuthnRequests must carry an HTTP-Redirect signature by the SP
+      // metadata's signing key.
+      wantAuthnRequestsSigned: true,
       singleSignOnService: ssoServices(),
       loginResponseTemplate: { context: RESPONSE_TEMPLATE, attributes: [] },
       generateID: newId,
@@ -186,7 +218,8 @@ async function registerSp(body) {
   const metadata = await res.text();
   let sp;
   try {
-    sp = ServiceProvider({ metadata });
+    // samlify signs what it sends an SP when the SP's settings ask.
+    sp = ServiceProvider({ metadata, wantLogoutRequestSigned: true, wantLogoutResponseSigned: true });
   } catch (err) {
     throw new BadRequest(`samlify could not read the SP metadata: ${err.message || err}`);
   }
@@ -199,6 +232,23 @@ async function registerSp(body) {
 
 function flag(v) {
   return v === true || v === 1 || v === '1' || v === 'true';
+}
+
+function encryption(name) {
+  if (!ENCRYPTIONS[name]) throw new BadRequest(`enc_alg must be aes256-cbc or aes128-gcm, not ${name}`);
+  return name;
+}
+
+// The certificate (PEM) an assertion is encrypted to: the SP's published
+// encryption key, or one of this IdP's own (a key the SP does not hold).
+function encryptCertFor(sp, o) {
+  if (o.encryptTo !== 'sp') {
+    if (!keys[o.encryptTo]) throw new BadRequest(`encrypt_to must be sp, trusted, second or untrusted, not ${o.encryptTo}`);
+    return keys[o.encryptTo].certPem;
+  }
+  const cert = sp.entityMeta.getX509Certificate('encryption');
+  if (!cert) throw new BadRequest('the SP metadata has no encryption key');
+  return `-----BEGIN CERTIFICATE-----\n${cert}\n-----END CERTIFICATE-----`;
 }
 
 function readOptions(o) {
@@ -229,6 +279,8 @@ function readOptions(o) {
     expired: flag(o.expired),
     tamper,
     tamperValue: opt('tamper_value') ?? 'attacker',
+    encAlg: flag(o.encrypt) ? encryption(opt('enc_alg') ?? 'aes256-cbc') : null,
+    encryptTo: opt('encrypt_to') ?? 'sp',
   };
 }
 
@@ -296,15 +348,32 @@ async function buildResponse(sp, acsUrl, requestInfo, o) {
       assertionConsumerService: [{ Binding: BINDING_POST, Location: acsUrl }],
       wantAssertionsSigned: o.sign === 'both' || o.sign === 'assertion',
       wantMessageSigned: o.sign === 'both',
+      ...(o.encAlg !== null ? { encryptCert: encryptCertFor(sp, o) } : {}),
     });
-    const idp = idpFor([o.key], o.key, o.alg);
-    const { context } = await idp.createLoginResponse(signingSp, requestInfo ?? {}, 'post', { email: o.subject }, render);
+    const idp = idpFor([o.key], o.key, o.alg, o.encAlg);
+    // With encryption: the Assertion signed, then encrypted, then the Response signed.
+    const { context } = await idp.createLoginResponse(signingSp, requestInfo ?? {}, 'post', { email: o.subject }, render, o.encAlg !== null);
     xml = Utility.base64Decode(context);
   }
   if (o.tamper === 'nameid') {
     xml = xml.replace(/(<saml:NameID\b[^>]*>)[^<]*(<\/saml:NameID>)/, (_m, open, close) => open + xmlEscape(o.tamperValue) + close);
   }
   return Buffer.from(xml, 'utf8').toString('base64');
+}
+
+// SAML bindings 3.4.4.1: the signature covers SAMLRequest, RelayState and
+// SigAlg exactly as they were sent (URL-encoded), in that order.
+function signedOctets(url, parameter = 'SAMLRequest') {
+  const raw = new Map(
+    url.search.replace(/^\?/, '').split('&').filter(Boolean).map((pair) => {
+      const at = pair.indexOf('=');
+      return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  return [parameter, 'RelayState', 'SigAlg']
+    .filter((k) => raw.has(k))
+    .map((k) => `${k}=${raw.get(k)}`)
+    .join('&');
 }
 
 async function sso(url) {
@@ -325,8 +394,13 @@ async function sso(url) {
   let requestInfo;
   try {
     requestInfo = await idpFor(['trusted']).parseLoginRequest(sp, 'redirect', {
-      query: { SAMLRequest: samlRequest, ...(relayState !== null ? { RelayState: relayState } : {}) },
-      octetString: '',
+      query: {
+        SAMLRequest: samlRequest,
+        ...(relayState !== null ? { RelayState: relayState } : {}),
+        ...(url.searchParams.has('SigAlg') ? { SigAlg: url.searchParams.get('SigAlg') } : {}),
+        ...(url.searchParams.has('Signature') ? { Signature: url.searchParams.get('Signature') } : {}),
+      },
+      octetString: signedOctets(url),
     });
   } catch (err) {
     throw new BadRequest(`samlify rejected the AuthnRequest: ${err.message || err}`);
@@ -357,6 +431,78 @@ async function idpInitiated(body) {
     request_id: null,
     sp_entity_id: body.sp_entity_id,
   };
+}
+
+function spOfMessage(encoded) {
+  let xml;
+  try {
+    xml = Utility.inflateString(encoded);
+  } catch (err) {
+    throw new BadRequest(`not a deflated, base64 message: ${err.message || err}`);
+  }
+  const issuer = (/<(?:\w+:)?Issuer[^>]*>([^<]*)</.exec(xml) || [])[1];
+  const sp = sps.get(issuer);
+  if (!sp) throw new BadRequest(`the message's Issuer ${JSON.stringify(issuer ?? null)} is not a registered SP`);
+  return { sp, issuer, xml };
+}
+
+function redirectQuery(url, parameter) {
+  const query = { [parameter]: url.searchParams.get(parameter) };
+  for (const k of ['RelayState', 'SigAlg', 'Signature']) {
+    if (url.searchParams.has(k)) query[k] = url.searchParams.get(k);
+  }
+  return { query, octetString: signedOctets(url, parameter) };
+}
+
+// Single logout over HTTP-Redirect: the SP's signed LogoutRequest (checked,
+// answered with a signed LogoutResponse URL) or its LogoutResponse (checked).
+async function slo(url) {
+  const idp = idpFor(['trusted']);
+  if (url.searchParams.get('SAMLRequest')) {
+    const { sp, issuer } = spOfMessage(url.searchParams.get('SAMLRequest'));
+    let info;
+    try {
+      info = await idp.parseLogoutRequest(sp, 'redirect', redirectQuery(url, 'SAMLRequest'));
+    } catch (err) {
+      throw new BadRequest(`samlify refused the LogoutRequest: ${err.message || err}`);
+    }
+    const { context } = idp.createLogoutResponse(sp, info, 'redirect', url.searchParams.get('RelayState') ?? '');
+    return {
+      kind: 'LogoutRequest',
+      request_id: info.extract.request?.id ?? null,
+      issuer,
+      name_id: info.extract.nameID ?? null,
+      response_url: context,
+    };
+  }
+  if (url.searchParams.get('SAMLResponse')) {
+    const { sp, issuer, xml } = spOfMessage(url.searchParams.get('SAMLResponse'));
+    try {
+      await idp.parseLogoutResponse(sp, 'redirect', redirectQuery(url, 'SAMLResponse'));
+    } catch (err) {
+      throw new BadRequest(`samlify refused the LogoutResponse: ${err.message || err}`);
+    }
+    const attr = (name) => (new RegExp(`\\b${name}="([^"]*)"`).exec(xml) || [])[1] ?? null;
+    return {
+      kind: 'LogoutResponse',
+      issuer,
+      in_response_to: attr('InResponseTo'),
+      destination: attr('Destination'),
+      status: (/StatusCode[^>]*\bValue="([^"]*)"/.exec(xml) || [])[1] ?? null,
+    };
+  }
+  throw new BadRequest('SAMLRequest or SAMLResponse is required');
+}
+
+// An IdP-initiated LogoutRequest for the SP, signed for HTTP-Redirect.
+function logoutRequest(body) {
+  const sp = sps.get(body.sp_entity_id);
+  if (!sp) throw new BadRequest(`${JSON.stringify(body.sp_entity_id ?? null)} is not a registered SP`);
+  if (!body.name_id) throw new BadRequest('name_id is required');
+  const { id, context } = idpFor(['trusted']).createLogoutRequest(
+    sp, 'redirect', { logoutNameID: String(body.name_id) }, body.relay_state ?? '',
+  );
+  return { url: context, request_id: id };
 }
 
 function readBody(req) {
@@ -398,6 +544,12 @@ const server = http.createServer(async (req, res) => {
     }
     if (req.method === 'POST' && url.pathname === '/idp-initiated') {
       return reply(res, 200, await idpInitiated(await readBody(req)));
+    }
+    if (req.method === 'GET' && url.pathname === '/slo') {
+      return reply(res, 200, await slo(url));
+    }
+    if (req.method === 'POST' && url.pathname === '/logout-request') {
+      return reply(res, 200, logoutRequest(await readBody(req)));
     }
     return reply(res, 404, { error: `no ${req.method} ${url.pathname}` });
   } catch (err) {

@@ -232,14 +232,12 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     let check = service::secrets::seal_at_start(&db, keys.as_ref()).await?;
     if check.sealed > 0 {
         log::info!(
-            "sealed {} OIDC client secret(s) stored in clear",
+            "sealed {} secret(s) stored in clear (OIDC client secrets, SAML keys)",
             check.sealed
         );
     }
-    for (connection, why) in &check.unreadable {
-        log::warn!(
-            "SSO connection {connection}: {why}; sign-ins through it fail until that key is configured"
-        );
+    for (what, why) in &check.unreadable {
+        log::warn!("{what}: {why}; sign-ins through it fail until that key is configured");
     }
     settings.secret_keys = keys.map(std::sync::Arc::new);
     let bootstrap_token = service::orgs::bootstrap(&db)

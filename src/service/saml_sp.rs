@@ -8,7 +8,7 @@ use samael::schema::{AuthnRequest, Issuer};
 use samael::traits::ToXml;
 
 use super::saml_keys::{self, KeyPair};
-use super::{AppState, saml};
+use super::{AppState, saml, secrets};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, connections::ConnectionRow, is_unique_violation};
 
@@ -28,11 +28,27 @@ pub struct SpKeys {
     pub encryption: KeyPair,
 }
 
-fn pair_of(rows: &[store::saml::SpKeyRow], key_use: &str) -> Option<KeyPair> {
-    rows.iter().find(|r| r.key_use == key_use).map(|r| KeyPair {
-        private_key_pem: r.private_key_pem.clone(),
-        certificate_der: r.certificate_der.clone(),
-    })
+/// The stored pair of one use, its private key opened (it is kept sealed).
+fn pair_of(
+    state: &AppState,
+    rows: &[store::saml::SpKeyRow],
+    key_use: &str,
+) -> AppResult<Option<KeyPair>> {
+    rows.iter()
+        .find(|r| r.key_use == key_use)
+        .map(|r| {
+            let opened = secrets::open_sp_key(
+                &state.settings,
+                &r.connection_id,
+                key_use,
+                &r.private_key_pem,
+            )?;
+            Ok(KeyPair {
+                private_key_pem: opened.expose().to_string(),
+                certificate_der: r.certificate_der.clone(),
+            })
+        })
+        .transpose()
 }
 
 /// The connection's key pairs, made the first time they are needed (the
@@ -40,9 +56,10 @@ fn pair_of(rows: &[store::saml::SpKeyRow], key_use: &str) -> Option<KeyPair> {
 /// keeps the first key stored and the other reads it back.
 pub async fn keys(state: &AppState, connection: &ConnectionRow) -> AppResult<SpKeys> {
     let rows = store::saml::keys(&state.db.read, &connection.id).await?;
-    if let (Some(signing), Some(encryption)) =
-        (pair_of(&rows, USE_SIGNING), pair_of(&rows, USE_ENCRYPTION))
-    {
+    if let (Some(signing), Some(encryption)) = (
+        pair_of(state, &rows, USE_SIGNING)?,
+        pair_of(state, &rows, USE_ENCRYPTION)?,
+    ) {
         return Ok(SpKeys {
             signing,
             encryption,
@@ -50,20 +67,26 @@ pub async fn keys(state: &AppState, connection: &ConnectionRow) -> AppResult<SpK
     }
     let now = state.settings.clock.now();
     for key_use in [USE_SIGNING, USE_ENCRYPTION] {
-        if pair_of(&rows, key_use).is_some() {
+        if rows.iter().any(|r| r.key_use == key_use) {
             continue;
         }
         let name = format!("scimlink SAML {key_use} {}", connection.id);
         let pair = super::blocking(move || saml_keys::generate_key_pair(&name, now))
             .await?
             .map_err(AppError::Internal)?;
+        let sealed = secrets::seal_sp_key(
+            &state.settings,
+            &connection.id,
+            key_use,
+            &pair.private_key_pem,
+        )?;
         let stored = store::saml::insert_key(
             &state.db.write,
             store::saml::NewKey {
                 org_id: &connection.org_id,
                 connection_id: &connection.id,
                 key_use,
-                private_key_pem: &pair.private_key_pem,
+                private_key_pem: &sealed,
                 certificate_der: &pair.certificate_der,
                 now,
             },
@@ -79,7 +102,10 @@ pub async fn keys(state: &AppState, connection: &ConnectionRow) -> AppResult<SpK
         }
     }
     let rows = store::saml::keys(&state.db.write, &connection.id).await?;
-    match (pair_of(&rows, USE_SIGNING), pair_of(&rows, USE_ENCRYPTION)) {
+    match (
+        pair_of(state, &rows, USE_SIGNING)?,
+        pair_of(state, &rows, USE_ENCRYPTION)?,
+    ) {
         (Some(signing), Some(encryption)) => Ok(SpKeys {
             signing,
             encryption,

@@ -1,8 +1,8 @@
 //! Secrets kept at rest that scimlink reads back (the OIDC client secrets of
-//! connections): sealed with the key of `SCIMLINK_SECRET_KEY` before they
-//! are stored, opened only for the code exchange, sealed on start when an
-//! older version left them in clear, and re-sealed with the current key by
-//! `scimlink secrets rotate`.
+//! connections, the private keys of SAML connections): sealed with the key
+//! of `SCIMLINK_SECRET_KEY` before they are stored, opened only where they
+//! are used, sealed on start when an older version left them in clear, and
+//! re-sealed with the current key by `scimlink secrets rotate`.
 
 use crate::domain::sealing::{HOW_TO_GENERATE, OpenError, Opened, SecretKeys};
 use crate::error::{AppError, AppResult};
@@ -13,6 +13,106 @@ use crate::store::{self, Db, connections::ConnectionRow};
 /// value copied to another connection's row does not open there.
 fn context(connection_id: &str) -> String {
     format!("sso_connections.oidc_client_secret:{connection_id}")
+}
+
+/// What a sealed SAML private key is bound to: its connection and use.
+fn sp_key_context(connection_id: &str, key_use: &str) -> String {
+    format!("saml_sp_keys.private_key:{connection_id}:{key_use}")
+}
+
+/// Seals a SAML connection's new private key.
+pub(crate) fn seal_sp_key(
+    settings: &Settings,
+    connection_id: &str,
+    key_use: &str,
+    pem: &str,
+) -> AppResult<String> {
+    let keys = settings.secret_keys.as_deref().ok_or_else(|| {
+        AppError::Conflict(format!(
+            "this server has no key to store SAML keys with: set SCIMLINK_SECRET_KEY ({HOW_TO_GENERATE}) and restart it"
+        ))
+    })?;
+    keys.seal(pem, &sp_key_context(connection_id, key_use))
+        .map_err(AppError::Internal)
+}
+
+/// Opens a stored SAML private key.
+pub(crate) fn open_sp_key(
+    settings: &Settings,
+    connection_id: &str,
+    key_use: &str,
+    stored: &str,
+) -> AppResult<Opened> {
+    let keys = settings.secret_keys.as_deref().ok_or_else(|| {
+        AppError::Internal(format!(
+            "no SCIMLINK_SECRET_KEY to open connection {connection_id}'s SAML {key_use} key with"
+        ))
+    })?;
+    keys.open(stored, &sp_key_context(connection_id, key_use))
+        .map_err(|e| {
+            AppError::Internal(format!(
+                "connection {connection_id}'s SAML {key_use} key cannot be opened: {e}"
+            ))
+        })
+}
+
+/// A value kept sealed at rest, wherever it lives.
+struct AtRest {
+    kind: Kind,
+    /// What a message names it as.
+    what: String,
+    /// What its seal is bound to.
+    context: String,
+    value: String,
+}
+
+enum Kind {
+    ClientSecret { connection_id: String },
+    SamlKey { id: String },
+}
+
+async fn all_at_rest(conn: &impl sea_orm::ConnectionTrait) -> Result<Vec<AtRest>, String> {
+    let mut all: Vec<AtRest> = store::connections::client_secrets(conn)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(id, value)| AtRest {
+            what: format!("connection {id}'s client secret"),
+            context: context(&id),
+            kind: Kind::ClientSecret { connection_id: id },
+            value,
+        })
+        .collect();
+    for (id, connection_id, key_use, value) in store::saml::private_keys(conn)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        all.push(AtRest {
+            what: format!("connection {connection_id}'s SAML {key_use} key"),
+            context: sp_key_context(&connection_id, &key_use),
+            kind: Kind::SamlKey { id },
+            value,
+        });
+    }
+    Ok(all)
+}
+
+/// Replaces a value at rest if it is still what was read. `true`: replaced.
+async fn replace(
+    conn: &impl sea_orm::ConnectionTrait,
+    item: &AtRest,
+    sealed: &str,
+) -> Result<bool, String> {
+    match &item.kind {
+        Kind::ClientSecret { connection_id } => {
+            store::connections::replace_client_secret(conn, connection_id, &item.value, sealed)
+                .await
+        }
+        Kind::SamlKey { id } => {
+            store::saml::replace_private_key(conn, id, &item.value, sealed).await
+        }
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Seals the client secret an admin gives for a connection.
@@ -67,37 +167,32 @@ pub struct StartCheck {
 /// them left readable.
 pub async fn seal_at_start(db: &Db, keys: Option<&SecretKeys>) -> Result<StartCheck, String> {
     let txn = db.begin().await.map_err(|e| e.to_string())?;
-    let stored = store::connections::client_secrets(&txn)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored = all_at_rest(&txn).await?;
     let mut check = StartCheck::default();
     let mut in_clear = 0;
-    for (id, value) in &stored {
-        match (keys, SecretKeys::key_id_of(value)) {
+    for item in &stored {
+        match (keys, SecretKeys::key_id_of(&item.value)) {
             (Some(keys), None) => {
-                let sealed = keys.seal(value, &context(id))?;
-                if store::connections::replace_client_secret(&txn, id, value, &sealed)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
+                let sealed = keys.seal(&item.value, &item.context)?;
+                if replace(&txn, item, &sealed).await? {
                     check.sealed += 1;
                 }
             }
             (None, None) => in_clear += 1,
             (Some(keys), Some(_)) => {
-                if let Err(e) = keys.open(value, &context(id)) {
-                    check.unreadable.push((id.clone(), e.to_string()));
+                if let Err(e) = keys.open(&item.value, &item.context) {
+                    check.unreadable.push((item.what.clone(), e.to_string()));
                 }
             }
             (None, Some(key)) => check.unreadable.push((
-                id.clone(),
+                item.what.clone(),
                 format!("it is sealed with key {key}, and SCIMLINK_SECRET_KEY is not set"),
             )),
         }
     }
     if in_clear > 0 {
         return Err(format!(
-            "the database holds {in_clear} OIDC client secret(s) in clear, and SCIMLINK_SECRET_KEY is not set: set it ({HOW_TO_GENERATE}) and start again, and scimlink seals them"
+            "the database holds {in_clear} secret(s) (OIDC client secrets, SAML keys) in clear, and SCIMLINK_SECRET_KEY is not set: set it ({HOW_TO_GENERATE}) and start again, and scimlink seals them"
         ));
     }
     txn.commit().await.map_err(|e| e.to_string())?;
@@ -118,29 +213,25 @@ pub struct Rotation {
 /// naming the connection and the key it needs.
 pub async fn rotate(db: &Db, keys: &SecretKeys) -> Result<Rotation, String> {
     let txn = db.begin().await.map_err(|e| e.to_string())?;
-    let stored = store::connections::client_secrets(&txn)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored = all_at_rest(&txn).await?;
     let mut rotation = Rotation::default();
-    for (id, value) in &stored {
-        if keys.is_current(value) {
+    for item in &stored {
+        if keys.is_current(&item.value) {
             rotation.current += 1;
             continue;
         }
-        let plain = match keys.open(value, &context(id)) {
+        let plain = match keys.open(&item.value, &item.context) {
             Ok(opened) => opened,
-            Err(OpenError::NotSealed) => Opened::from_clear(value),
+            Err(OpenError::NotSealed) => Opened::from_clear(&item.value),
             Err(e) => {
                 return Err(format!(
-                    "connection {id}: {e}; nothing was changed (add the key it was sealed with to SCIMLINK_SECRET_KEY_PREVIOUS)"
+                    "{}: {e}; nothing was changed (add the key it was sealed with to SCIMLINK_SECRET_KEY_PREVIOUS)",
+                    item.what
                 ));
             }
         };
-        let sealed = keys.seal(plain.expose(), &context(id))?;
-        if store::connections::replace_client_secret(&txn, id, value, &sealed)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        let sealed = keys.seal(plain.expose(), &item.context)?;
+        if replace(&txn, item, &sealed).await? {
             rotation.resealed += 1;
         }
     }

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use entity::{saml_logout_request, saml_session, saml_sp_key, session};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 pub use entity::saml_session::Model as SamlSessionRow;
@@ -172,4 +173,39 @@ pub async fn take_logout_request(
         .rows_affected
         > 0;
     Ok(taken && now < row.expires_at)
+}
+
+/// Every stored SP private key: (row id, connection id, use, stored value).
+pub async fn private_keys(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<(String, String, String, String)>, DbErr> {
+    saml_sp_key::Entity::find()
+        .select_only()
+        .column(saml_sp_key::Column::Id)
+        .column(saml_sp_key::Column::ConnectionId)
+        .column(saml_sp_key::Column::KeyUse)
+        .column(saml_sp_key::Column::PrivateKeyPem)
+        .order_by_asc(saml_sp_key::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Replaces a stored private key if it is still `old`. `true`: replaced.
+pub async fn replace_private_key(
+    conn: &impl ConnectionTrait,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let result = saml_sp_key::Entity::update_many()
+        .col_expr(
+            saml_sp_key::Column::PrivateKeyPem,
+            sea_orm::sea_query::Expr::value(new),
+        )
+        .filter(saml_sp_key::Column::Id.eq(id))
+        .filter(saml_sp_key::Column::PrivateKeyPem.eq(old))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
 }

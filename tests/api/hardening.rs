@@ -608,3 +608,28 @@ async fn a_saml_sign_in_ends_the_session_the_browser_had_when_it_started() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_saml_connections_private_keys_are_sealed_at_rest() {
+    let app = spawn_app().await;
+    let idp = SamlIdp::start(SamlIdpKind::Pysaml2).await;
+    let connection = connect_saml(&app, &idp, "Okta", "trusted", json!({})).await;
+    // The IdP read the metadata (keys made); a sign-in signs with them.
+    let browser = Browser::new();
+    let cid = connection["id"].as_str().unwrap();
+    let start = browser.get(&app.url(&format!("/sso/{cid}/start"))).await;
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM saml_sp_keys").await,
+        2
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM saml_sp_keys WHERE private_key_pem LIKE '%PRIVATE KEY%' \
+             OR private_key_pem NOT LIKE 'v1:%'"
+        )
+        .await,
+        0
+    );
+}

@@ -245,6 +245,8 @@ async fn sign_out(browser: &Browser, app: &TestApp) -> reqwest::Response {
     browser
         .client
         .post(app.url("/sign-out"))
+        // As a browser does: forms must come from this server's pages.
+        .header("origin", app.address.as_str())
         .form(&[("csrf", csrf.as_str())])
         .send()
         .await

@@ -14,6 +14,7 @@
 // --screenshots   also save full-page screenshots (1280x800) of each page
 //                 into DIR, e.g. docs/screenshots
 
+import crypto from 'node:crypto';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -105,10 +106,13 @@ function run(args) {
 
 const serverLog = [];
 let server = null;
+// The key that seals stored secrets (OIDC client secrets, SAML keys): a
+// PostgreSQL database has no key file beside it, so the run brings one.
+const secretKey = process.env.SCIMLINK_SECRET_KEY || crypto.randomBytes(32).toString('base64');
 
 function startServer(base, port) {
   server = spawn(opts.bin, ['--database-url', databaseUrl, 'serve', '--bind', `127.0.0.1:${port}`, '--public-url', base], {
-    env: { ...process.env, RUST_LOG: 'warn' },
+    env: { ...process.env, RUST_LOG: 'warn', SCIMLINK_SECRET_KEY: secretKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [server.stdout, server.stderr]) {

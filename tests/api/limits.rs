@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_scim_error, spawn_app};
+use crate::helpers::{assert_scim_error, content_type, spawn_app};
 
 #[tokio::test]
 async fn nul_characters_are_refused_everywhere() {
@@ -219,4 +219,71 @@ async fn an_unauthenticated_body_is_never_read() {
         .await
         .unwrap();
     assert_scim_error(response, StatusCode::UNAUTHORIZED, None).await;
+}
+
+/// The browser pages read forms and queries into sign-in lookups: a NUL in
+/// any of them is a 400 page saying so, never PostgreSQL's 500 (the JSON
+/// endpoints answer 400 the same way).
+#[tokio::test]
+async fn nul_characters_in_sign_in_pages_are_refused() {
+    let app = spawn_app().await;
+    app.new_account("alice").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let slug = app.org.slug.clone();
+    let login = app.url(&format!("/login/{slug}/password"));
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            login.clone(),
+            vec![("user_name", "al\u{0}ice"), ("password", "x")],
+        ),
+        (
+            login.clone(),
+            vec![("user_name", "alice"), ("password", "x\u{0}")],
+        ),
+        (
+            login.clone(),
+            vec![
+                ("user_name", "alice"),
+                ("password", "x"),
+                ("return_to", "/\u{0}"),
+            ],
+        ),
+        (
+            app.url("/reset-password"),
+            vec![
+                ("token", "reset_\u{0}"),
+                ("password", "p"),
+                ("password2", "p"),
+            ],
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (url, form) in posts {
+        answers.push(browser.post(url).form(&form).send().await.unwrap());
+    }
+    for path in [
+        format!("/login/{slug}?email=a%00@example.com"),
+        format!("/login/{slug}?return_to=%00"),
+        "/reset-password?token=reset_%00".to_string(),
+    ] {
+        answers.push(browser.get(app.url(&path)).send().await.unwrap());
+    }
+    for answer in answers {
+        let url = answer.url().clone();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(content_type(&answer).starts_with("text/html"), "{url}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("NUL character"), "{url}: {html}");
+    }
+    // The JSON sign-in refuses it the same way.
+    let json_login = browser
+        .post(app.url("/auth/password/login"))
+        .json(&json!({"org": slug, "user_name": "al\u{0}ice", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_login.status(), StatusCode::BAD_REQUEST);
 }

@@ -47,7 +47,7 @@ pub async fn auth_password_login(
     state: Data<AppState>,
     body: ScimBody,
 ) -> ApiResult<HttpResponse> {
-    let request = body.parse().await?;
+    let request = body.typed()?.parse().await?;
     let session = signin::login(&state, request, &request_meta(&req)).await?;
     let cookie = session_cookie(&state, session.secret, session.max_age_seconds);
     Ok(HttpResponse::Ok()
@@ -61,7 +61,7 @@ pub async fn auth_password_reset(
     state: Data<AppState>,
     body: ScimBody,
 ) -> ApiResult<HttpResponse> {
-    let request = body.parse().await?;
+    let request = body.typed()?.parse().await?;
     let done = signin::reset_password(&state, request, &request_meta(&req)).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

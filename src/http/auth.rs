@@ -67,7 +67,7 @@ pub async fn auth_password_login(
     state: Data<AppState>,
     body: ScimBody,
 ) -> ApiResult<HttpResponse> {
-    let request = body.parse().await?;
+    let request = body.typed()?.parse().await?;
     let session = signin::login(&state, request, &request_meta(&req)).await?;
     let mut response = HttpResponse::Ok();
     if let Some(device) = device_cookie(&state, &session) {
@@ -85,7 +85,7 @@ pub async fn auth_password_reset(
     state: Data<AppState>,
     body: ScimBody,
 ) -> ApiResult<HttpResponse> {
-    let request = body.parse().await?;
+    let request = body.typed()?.parse().await?;
     let done = signin::reset_password(&state, request, &request_meta(&req)).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::auth::{SESSION_COOKIE, session_cookie};
 use super::extract::request_meta;
-use super::html::{Form, form_map, query_map, query_value, see_other};
+use super::html::{Form, form_map, holds_nul, query_map, query_value, see_other};
 use super::sso::{browser_cookie, is_form, same_origin};
 use crate::domain::{AuthMode, OrgRole};
 use crate::error::AppError;
@@ -201,20 +201,13 @@ fn session_secret(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
 }
 
-/// A NUL in a form or query value: no name or id has one, and PostgreSQL
-/// refuses it in text. (A path with one never gets here: the middleware
-/// answers 404.)
-fn has_nul(text: &str) -> bool {
-    text.contains('\0')
-}
-
-fn nul_refused() -> HttpResponse {
+fn nul_refused(back: Option<&str>) -> HttpResponse {
     message(
         StatusCode::BAD_REQUEST,
         None,
         "That did not work",
-        "The form holds a NUL character.",
-        Some("/admin"),
+        "The form or address holds a NUL character.",
+        back,
     )
 }
 
@@ -302,8 +295,8 @@ async fn posted(
     }
     let staff = signed_in(req, state).await?;
     let form: Form = form_map(body);
-    if form.values().any(|v| has_nul(v)) {
-        return Err(nul_refused());
+    if holds_nul(&form) {
+        return Err(nul_refused(Some("/admin")));
     }
     let secret = session_secret(req).unwrap_or_default();
     if let Some(page) = without_token(&secret, &form, Some(&staff), "/admin") {
@@ -336,7 +329,7 @@ fn checked(form: &Form, name: &str) -> bool {
 /// reaches the database: the users list and the audit log).
 fn filters_of(req: &HttpRequest, staff: &Staff) -> Result<Form, Box<HttpResponse>> {
     let query = query_map(req);
-    if query.iter().any(|(k, v)| has_nul(k) || has_nul(v)) {
+    if holds_nul(&query) {
         return Err(Box::new(message(
             StatusCode::BAD_REQUEST,
             Some(staff),
@@ -1485,6 +1478,9 @@ fn reset_form(status: StatusCode, token: &str, error: Option<&str>) -> HttpRespo
 /// `GET /reset-password?token=...`: the page behind a reset link.
 pub async fn reset_password_page(req: HttpRequest) -> HttpResponse {
     let query = query_map(&req);
+    if holds_nul(&query) {
+        return nul_refused(None);
+    }
     reset_form(
         StatusCode::OK,
         field(&query, "token").unwrap_or_default(),
@@ -1504,6 +1500,9 @@ pub async fn reset_password(req: HttpRequest, state: Data<AppState>, body: Bytes
         );
     }
     let form: Form = form_map(&body);
+    if holds_nul(&form) {
+        return nul_refused(None);
+    }
     let token = form.get("token").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     if form.get("password2") != Some(&password) {

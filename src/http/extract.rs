@@ -145,6 +145,19 @@ pub struct ScimBody {
 }
 
 impl ScimBody {
+    /// Refuses (415) a body sent without a Content-Type, which [`Self::json`]
+    /// otherwise reads as JSON. The sign-in endpoints require one: a page of
+    /// another site can post a body with none and no CORS preflight (a Blob
+    /// without a type), while `application/json` always needs the preflight.
+    pub fn typed(self) -> Result<Self, AppError> {
+        if self.content_type.is_none() {
+            return Err(AppError::UnsupportedMediaType(
+                "the request has no Content-Type; send the body as application/json".into(),
+            ));
+        }
+        Ok(self)
+    }
+
     pub async fn json(mut self) -> Result<Value, AppError> {
         let limit = self.limit;
         if let Some(ct) = &self.content_type

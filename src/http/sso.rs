@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::auth::{cookie, device_cookie, session_cookie};
 use super::extract::request_meta;
-use super::html::{self, escape, form_map, query_map, query_value};
+use super::html::{self, escape, form_map, holds_nul, query_map, query_value};
 use crate::domain::sso::safe_return_to;
 use crate::error::AppError;
 use crate::service::saml_slo::{self, SloOutcome};
@@ -106,6 +106,16 @@ fn broken(e: AppError) -> HttpResponse {
     )
 }
 
+/// A sign-in form or address with a NUL (see [`holds_nul`]).
+fn nul_refused(back: Option<&str>) -> HttpResponse {
+    html::message(
+        StatusCode::BAD_REQUEST,
+        "Sign-in refused",
+        "The form or address holds a NUL character.",
+        back,
+    )
+}
+
 fn not_found() -> HttpResponse {
     html::message(
         StatusCode::NOT_FOUND,
@@ -180,6 +190,9 @@ pub async fn login_page(
     slug: Path<String>,
 ) -> HttpResponse {
     let query = query_map(&req);
+    if holds_nul(&query) {
+        return nul_refused(None);
+    }
     let page = match sso::login_page(&state, &slug).await {
         Ok(Some(p)) => p,
         Ok(None) => return not_found(),
@@ -269,6 +282,9 @@ pub async fn login_password(
         );
     }
     let form = form_map(&body);
+    if holds_nul(&form) {
+        return nul_refused(Some(&back));
+    }
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let return_to =
         safe_return_to(form.get("return_to").map(String::as_str)).unwrap_or_else(|_| "/".into());

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
 use serde_json::Value;
 
-use super::resource::parse_datetime;
+use super::resource::{MAX_IDENTIFIER_BYTES, parse_datetime};
 use super::schema::{AttrDef, AttrRef, AttrType, PathTarget, ResourceTypeDef, Returned};
-use super::{ProtocolError, ProtocolResult};
+use super::{ProtocolError, ProtocolResult, excerpt, quoted};
 
 /// A comparison after `ne` has been folded into `not eq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,13 @@ pub enum Cond {
 /// keeps the SQL a filter becomes within every database's expression limits.
 pub const MAX_TERMS: usize = 100;
 
+/// Longest string, in bytes, one comparison may carry: as long as the
+/// longest value of an indexed identifier (`userName`, `emails.value`...),
+/// so every stored identifier can still be matched with `eq`. It keeps the
+/// LIKE pattern of `co`/`sw`/`ew` far below SQLite's 50,000-byte bound on
+/// patterns (beyond which the query fails).
+pub const MAX_VALUE_BYTES: usize = MAX_IDENTIFIER_BYTES;
+
 /// Parses and compiles a `filter` query parameter.
 pub fn parse(rt: &ResourceTypeDef, text: &str) -> ProtocolResult<Cond> {
     let filter = match text.parse::<Filter>() {
@@ -61,7 +68,9 @@ pub fn parse(rt: &ResourceTypeDef, text: &str) -> ProtocolResult<Cond> {
             .and_then(|t| t.parse::<Filter>().ok())
             .ok_or_else(|| {
                 ProtocolError::invalid_filter(format!(
-                    "the filter {text:?} is not valid: {first_error}"
+                    "the filter {} is not valid: {}",
+                    quoted(text),
+                    excerpt(&first_error.to_string())
                 ))
             })?,
     };
@@ -185,8 +194,9 @@ pub fn compile_val_filter(parent: AttrRef, filter: &ValFilter) -> ProtocolResult
                 .flatten()
                 .ok_or_else(|| {
                     ProtocolError::invalid_filter(format!(
-                        "{} has no sub-attribute {path}",
-                        parent.attr.name
+                        "{} has no sub-attribute {}",
+                        parent.attr.name,
+                        shown(path)
                     ))
                 })?;
             Ok(AttrRef {
@@ -202,7 +212,8 @@ pub fn resolve_multi_complex(rt: &ResourceTypeDef, path: &AttrPath) -> ProtocolR
     let parent = resolve_top(rt, path)?;
     if parent.sub.is_some() || !parent.attr.is_complex() {
         return Err(ProtocolError::invalid_filter(format!(
-            "{path} is not a complex attribute and cannot take a [filter]"
+            "{} is not a complex attribute and cannot take a [filter]",
+            shown(path)
         )));
     }
     Ok(parent)
@@ -216,10 +227,16 @@ fn resolve_top(rt: &ResourceTypeDef, path: &AttrPath) -> ProtocolResult<AttrRef>
             ext.id
         ))),
         None => Err(ProtocolError::invalid_filter(format!(
-            "{path} is not an attribute of {}",
+            "{} is not an attribute of {}",
+            shown(path),
             rt.name
         ))),
     }
+}
+
+/// An attribute path as an error message names it: a client's text, cut.
+fn shown(path: &AttrPath) -> String {
+    excerpt(&path.to_string())
 }
 
 fn compile_attr_exp(
@@ -243,7 +260,8 @@ fn compile_attr_exp(
             Some(sub) => target.sub = Some(sub),
             None => {
                 return Err(ProtocolError::invalid_filter(format!(
-                    "{path} is complex; compare one of its sub-attributes"
+                    "{} is complex; compare one of its sub-attributes",
+                    shown(path)
                 )));
             }
         }
@@ -296,14 +314,24 @@ fn typed_operand(
 ) -> ProtocolResult<Operand> {
     let ordering = matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le);
     let substring = matches!(op, Op::Co | Op::Sw | Op::Ew);
+    let path = shown(path);
     let mismatch = |want: &str| {
-        ProtocolError::invalid_filter(format!("{path} is {want}; the value {value} does not fit"))
+        ProtocolError::invalid_filter(format!(
+            "{path} is {want}; the value {} does not fit",
+            excerpt(&value.to_string())
+        ))
     };
     match def.ty {
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             CompValue::Str(s) if s.contains('\0') => Err(ProtocolError::invalid_filter(format!(
                 "the value for {path} contains a NUL character"
             ))),
+            CompValue::Str(s) if s.len() > MAX_VALUE_BYTES => {
+                Err(ProtocolError::invalid_filter(format!(
+                    "the value for {path} is {} bytes long; a filter compares strings of at most {MAX_VALUE_BYTES} bytes",
+                    s.len()
+                )))
+            }
             CompValue::Str(s) => Ok(Operand::Str {
                 raw: s.clone(),
                 cmp: if def.case_exact {
@@ -640,6 +668,39 @@ mod tests {
         assert!(parse(&USER_RESOURCE_TYPE, &terms.join(" or ")).is_err());
         assert!(parse(&USER_RESOURCE_TYPE, &terms[..MAX_TERMS].join(" or ")).is_ok());
         assert!(parse(&USER_RESOURCE_TYPE, "userName eq \"a\\u0000\"").is_err());
+    }
+
+    #[test]
+    fn long_values_are_refused_and_errors_quote_little() {
+        let at_most = "x".repeat(MAX_VALUE_BYTES);
+        let over = "x".repeat(MAX_VALUE_BYTES + 1);
+        for op in ["eq", "co", "sw", "ew"] {
+            assert!(parse(&USER_RESOURCE_TYPE, &format!("userName {op} \"{at_most}\"")).is_ok());
+            let err = parse(&USER_RESOURCE_TYPE, &format!("title {op} \"{over}\"")).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidFilter);
+            assert!(
+                err.detail.contains(&MAX_VALUE_BYTES.to_string()),
+                "{}",
+                err.detail
+            );
+        }
+        let inside = format!("emails[value co \"{over}\"]");
+        assert!(parse(&USER_RESOURCE_TYPE, &inside).is_err());
+        // Whatever is wrong, the detail quotes at most a short excerpt.
+        let huge = "y".repeat(1_000_000);
+        for bad in [
+            format!("userName eq \"{huge}"),
+            format!("userName eq \"a\" {huge}"),
+            format!("{huge} eq \"a\""),
+            format!("emails[{huge} eq \"a\"]"),
+            format!("meta.created gt \"{huge}\""),
+            format!("active eq \"{huge}\""),
+            format!("userName eq \"{huge}\""),
+        ] {
+            let err = parse(&USER_RESOURCE_TYPE, &bad).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidFilter);
+            assert!(err.detail.len() < 600, "{}", &err.detail[..600]);
+        }
     }
 
     #[test]

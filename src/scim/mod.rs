@@ -74,6 +74,28 @@ impl ProtocolError {
 
 pub type ProtocolResult<T> = Result<T, ProtocolError>;
 
+/// Most characters of a client's input that an error message quotes: a
+/// filter, path or query parameter may be a megabyte long, and the detail is
+/// read by a person (and logged).
+pub const QUOTED_CHARS: usize = 100;
+
+/// `text` cut after [`QUOTED_CHARS`] characters, with "…" where it was cut.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+/// `text` in quotes (with Rust's escapes), cut as [`excerpt`] cuts it and
+/// then saying how long it was.
+pub fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+        None => format!("{text:?}"),
+    }
+}
+
 /// RFC 7644 §3.14: the weak ETag of a resource version.
 pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
@@ -105,5 +127,22 @@ mod etag_tests {
         assert!(super::etag_matches("W/\"1\", W/\"3\"", &tag));
         assert!(super::etag_matches("*", &tag));
         assert!(!super::etag_matches("W/\"4\"", &tag));
+    }
+}
+
+#[cfg(test)]
+mod quoting_tests {
+    use super::{QUOTED_CHARS, excerpt, quoted};
+
+    #[test]
+    fn long_input_is_cut() {
+        assert_eq!(quoted("a\"b"), r#""a\"b""#);
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(QUOTED_CHARS + 1);
+        let shown = quoted(&long);
+        assert!(shown.starts_with(&format!("\"{}\"…", "é".repeat(QUOTED_CHARS))));
+        assert!(shown.ends_with(&format!("({} bytes)", long.len())));
+        assert_eq!(excerpt(&long), format!("{}…", "é".repeat(QUOTED_CHARS)));
+        assert_eq!(excerpt(&"x".repeat(QUOTED_CHARS)), "x".repeat(QUOTED_CHARS));
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::audit::{self, Event, page_limit};
+use super::audit::{self, Event, page_limit, search_text};
 use super::users::{self, CreateOptions};
 use super::{AppState, OrgScope, mail};
 use crate::domain::{AuthMode, OrgRole, secret};
@@ -127,8 +127,12 @@ fn encode_cursor(row: &AccountRow) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> AppResult<(String, String)> {
-    let bad =
-        || AppError::invalid_value(format!("cursor {cursor:?} is not one this API handed out"));
+    let bad = || {
+        AppError::invalid_value(format!(
+            "cursor {} is not one this API handed out",
+            crate::scim::quoted(cursor)
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let (name, id): (String, String) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     Ok((name, id))
@@ -159,12 +163,14 @@ pub async fn list(
         Some("other") => Some(false),
         Some(other) => {
             return Err(AppError::invalid_value(format!(
-                "managed_by must be \"scim\" or \"other\", not {other:?}"
+                "managed_by must be \"scim\" or \"other\", not {}",
+                crate::scim::quoted(other)
             )));
         }
     };
+    let text = search_text("query", query.query)?;
     let filter = store::accounts::ListFilter {
-        query: query.query.as_deref(),
+        query: text.as_deref(),
         auth_mode,
         active: query.active,
         scim_managed,

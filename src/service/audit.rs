@@ -210,7 +210,8 @@ fn time_bound(name: &str, raw: Option<&str>) -> AppResult<Option<chrono::DateTim
             .map(Some)
             .ok_or_else(|| {
                 AppError::invalid_value(format!(
-                    "{name} must be an RFC 3339 time such as 2026-11-22T09:00:00Z, not {r:?}"
+                    "{name} must be an RFC 3339 time such as 2026-11-22T09:00:00Z, not {}",
+                    crate::scim::quoted(r)
                 ))
             }),
     }
@@ -224,7 +225,10 @@ pub async fn list(state: &AppState, scope: &OrgScope, query: EventQuery) -> AppR
     let before_id = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(c.parse::<i64>().map_err(|_| {
-            AppError::invalid_value(format!("cursor {c:?} is not one this API handed out"))
+            AppError::invalid_value(format!(
+                "cursor {} is not one this API handed out",
+                crate::scim::quoted(c)
+            ))
         })?),
     };
     let since = time_bound("since", query.since.as_deref())?;
@@ -233,9 +237,9 @@ pub async fn list(state: &AppState, scope: &OrgScope, query: EventQuery) -> AppR
     let filter = store::audit::EventFilter {
         since,
         until,
-        action: query.action.filter(|a| !a.is_empty()),
-        target_id: query.target_id.filter(|a| !a.is_empty()),
-        actor_id: query.actor.filter(|a| !a.is_empty()),
+        action: search_text("action", query.action)?,
+        target_id: search_text("target_id", query.target_id)?,
+        actor_id: search_text("actor", query.actor)?,
         before_id,
     };
     let mut rows = store::audit::list(&state.db.read, &scope.org_id, &filter, limit + 1).await?;
@@ -249,6 +253,27 @@ pub async fn list(state: &AppState, scope: &OrgScope, query: EventQuery) -> AppR
         events: rows.into_iter().map(EventView::from).collect(),
         next_cursor,
     })
+}
+
+/// A text parameter of a listing (`query`, `action`...), without
+/// surrounding space, `None` when empty; 400 when longer than a filter value
+/// may be (it is compared with identifiers no longer than that, and a long
+/// LIKE pattern is one SQLite refuses to run).
+pub fn search_text(name: &str, value: Option<String>) -> AppResult<Option<String>> {
+    use crate::scim::filter::MAX_VALUE_BYTES;
+    let Some(text) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(AppError::invalid_value(format!(
+            "{name} is {} bytes long; it may be at most {MAX_VALUE_BYTES} bytes",
+            text.len()
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// A page size from `limit`: `default` when absent, 400 outside 1..=`max`.

@@ -180,8 +180,14 @@ async fn resolve(
             shown.join(", ")
         )));
     }
-    for (id, kind) in &found {
-        if *kind == MemberKind::Group && store::groups::would_cycle(conn, group_id, id).await? {
+    if found.iter().any(|(_, kind)| *kind == MemberKind::Group) {
+        // A member group closes a cycle when it is this group or holds it:
+        // one walk up from this group answers for every member named.
+        let above = store::groups::ancestors(conn, &scope.org_id, group_id).await?;
+        if let Some((id, _)) = found
+            .iter()
+            .find(|(id, kind)| *kind == MemberKind::Group && above.contains(id))
+        {
             return Err(AppError::invalid_value(format!(
                 "members.value {id}: this group is, or contains, the group it would join; nested groups may not form a cycle"
             )));

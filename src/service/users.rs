@@ -9,7 +9,7 @@ use sea_orm::ConnectionTrait;
 use super::audit::{self, Event};
 use super::listing::{self, Key, ListParams, Lister, Page};
 use super::{Actor, AppState, Conditional, OrgScope, Resource, accounts, blocking, check_if_match};
-use crate::domain::{AuthMode, OrgRole, password};
+use crate::domain::{AuthMode, MAX_PASSWORD_BYTES, OrgRole, password};
 use crate::error::{AppError, AppResult};
 use crate::scim::filter::Cond;
 use crate::scim::projection::Projection;
@@ -153,9 +153,15 @@ fn unique_race_error() -> AppError {
     )
 }
 
+/// Hashes a password a client sets. One longer than sign-in accepts is
+/// refused rather than stored: no one could ever sign in with it.
 async fn hash_password(password: Option<String>) -> AppResult<Option<String>> {
     match password {
         None => Ok(None),
+        Some(p) if p.len() > MAX_PASSWORD_BYTES => Err(AppError::invalid_value(format!(
+            "password is {} bytes long; a password may be at most {MAX_PASSWORD_BYTES} bytes",
+            p.len()
+        ))),
         Some(p) => blocking(move || password::hash(&p))
             .await?
             .map(Some)

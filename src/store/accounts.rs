@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::account;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Order};
+use sea_orm::sea_query::{Expr, ExprTrait, Order};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
 use super::users::AccountRow;
+use super::{LikeAt, like};
 use crate::domain::AuthMode;
 use crate::domain::linking::{external_user_id, match_key};
 
@@ -285,9 +286,8 @@ pub async fn list(
         None => {}
     }
     if let Some(q) = filter.query.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
-        let like =
-            |col: account::Column| Expr::col(col).like(LikeExpr::new(pattern.clone()).escape('\\'));
+        let q = q.to_lowercase();
+        let like = |col: account::Column| like(Expr::col(col), LikeAt::Anywhere, &q);
         select = select.filter(
             Condition::any()
                 .add(like(account::Column::UserNameLower))
@@ -312,12 +312,6 @@ pub async fn list(
         .limit(limit)
         .all(conn)
         .await
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Whether some active account of the organisation may sign in with a

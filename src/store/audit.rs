@@ -2,12 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_event;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 
 pub use entity::audit_event::Model as AuditRow;
+
+use super::{LikeAt, like};
 
 /// One event to append.
 pub struct NewEvent<'a> {
@@ -70,7 +73,11 @@ pub async fn list(
     let mut query = audit_event::Entity::find().filter(audit_event::Column::OrgId.eq(org_id));
     if let Some(action) = &filter.action {
         query = match action.strip_suffix('*') {
-            Some(prefix) => query.filter(audit_event::Column::Action.starts_with(prefix)),
+            Some(prefix) => query.filter(like(
+                Expr::col(audit_event::Column::Action),
+                LikeAt::Start,
+                prefix,
+            )),
             None => query.filter(audit_event::Column::Action.eq(action.as_str())),
         };
     }

@@ -10,9 +10,10 @@
 //! the mapped parts as a pre-filter.
 
 use entity::{account, account_email, group, group_member};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Order, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SimpleExpr};
 use sea_orm::{DbBackend, Value as DbValue};
 
+use super::{LikeAt, like};
 use crate::scim::filter::{Cond, Op, Operand};
 use crate::scim::schema::{AttrRef, AttrType};
 
@@ -290,12 +291,11 @@ fn compare_expr(col: Expr, op: Op, operand: &Operand) -> SimpleExpr {
         Operand::Num(n) => (*n).into(),
         Operand::Date(d) => (*d).into(),
     };
-    let like = |pattern: String| col.clone().like(LikeExpr::new(pattern).escape('\\'));
     let test = match (op, operand) {
         (Op::Eq, _) => col.clone().eq(value),
-        (Op::Co, Operand::Str { cmp, .. }) => like(format!("%{}%", escape_like(cmp))),
-        (Op::Sw, Operand::Str { cmp, .. }) => like(format!("{}%", escape_like(cmp))),
-        (Op::Ew, Operand::Str { cmp, .. }) => like(format!("%{}", escape_like(cmp))),
+        (Op::Co, Operand::Str { cmp, .. }) => like(col.clone(), LikeAt::Anywhere, cmp),
+        (Op::Sw, Operand::Str { cmp, .. }) => like(col.clone(), LikeAt::Start, cmp),
+        (Op::Ew, Operand::Str { cmp, .. }) => like(col.clone(), LikeAt::End, cmp),
         // The compiler refuses co/sw/ew on anything but strings.
         (Op::Co | Op::Sw | Op::Ew, _) => Expr::value(false),
         (Op::Gt, _) => col.clone().gt(value),
@@ -304,17 +304,6 @@ fn compare_expr(col: Expr, op: Op, operand: &Operand) -> SimpleExpr {
         (Op::Le, _) => col.clone().lte(value),
     };
     col.is_not_null().and(test)
-}
-
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The SQL expression `sortBy` orders by. Mapped attributes use their

@@ -299,3 +299,34 @@ pub fn placeholders(backend: DbBackend, first: usize, n: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Where the client's text must appear in a LIKE comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LikeAt {
+    Anywhere,
+    Start,
+    End,
+}
+
+/// `col LIKE pattern ESCAPE '\'`, the pattern built from `text` with its `%`,
+/// `_` and `\` escaped so that they match themselves: the one way every LIKE
+/// of scimlink is written (SQLite and PostgreSQL both honour the ESCAPE
+/// clause; neither escapes anything by default). Case follows the column:
+/// SQLite runs with `case_sensitive_like`, and callers pass a lower-cased
+/// column with lower-cased text where case must not matter.
+pub fn like(col: sea_orm::sea_query::Expr, at: LikeAt, text: &str) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{ExprTrait, LikeExpr};
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    let pattern = match at {
+        LikeAt::Anywhere => format!("%{escaped}%"),
+        LikeAt::Start => format!("{escaped}%"),
+        LikeAt::End => format!("%{escaped}"),
+    };
+    col.like(LikeExpr::new(pattern).escape('\\'))
+}

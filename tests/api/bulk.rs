@@ -266,3 +266,59 @@ async fn malformed_operations_and_limits() {
         json!({"supported": true, "maxOperations": 3, "maxPayloadSize": 4096})
     );
 }
+
+/// A chain of groups created in one request, each naming the next as its
+/// member: every member added is checked for a cycle (by walking up from the
+/// group it joins), the chain is built, and closing it is still refused.
+#[tokio::test]
+async fn a_chain_of_nested_groups_in_one_request_cannot_be_closed() {
+    let app = spawn_app().await;
+    const LENGTH: usize = 200;
+    let operations: Vec<Value> = (0..LENGTH)
+        .map(|i| {
+            let members = if i + 1 < LENGTH {
+                json!([{"type": "Group", "value": format!("bulkId:g{}", i + 1)}])
+            } else {
+                json!([])
+            };
+            json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{i}"),
+                   "data": {"displayName": format!("chain {i}"), "members": members}})
+        })
+        .collect();
+    let results = bulk(&app, json!({"schemas": [BULK], "Operations": operations})).await;
+    assert!(
+        statuses(&results).iter().all(|s| *s == "201"),
+        "{results:?}"
+    );
+    let id = |i: usize| {
+        let location = results[i]["location"].as_str().unwrap();
+        location.rsplit('/').next().unwrap().to_string()
+    };
+    let add = |parent: String, child: String| {
+        json!({"method": "PATCH", "path": format!("/Groups/{parent}"), "data": {"schemas": [PATCH],
+               "Operations": [{"op": "add", "path": "members", "value": [{"type": "Group", "value": child}]}]}})
+    };
+    // Chain 0 holds 1 holds ... holds 199: 0 under 199 or 100 under 150
+    // closes a cycle; 150 directly under 100 (already inside it) does not.
+    let results = bulk(
+        &app,
+        json!({"schemas": [BULK], "Operations": [
+            add(id(LENGTH - 1), id(0)),
+            add(id(150), id(100)),
+            add(id(100), id(150)),
+        ]}),
+    )
+    .await;
+    assert_eq!(statuses(&results), ["400", "400", "200"], "{results:?}");
+    for refused in &results[..2] {
+        let detail = refused["response"]["detail"].as_str().unwrap();
+        assert!(detail.contains("cycle"), "{detail}");
+    }
+    let top: Value = app
+        .get(&format!("/scim/v2/Groups/{}", id(0)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(top["members"][0]["value"], id(1).as_str());
+}

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_scim_error, spawn_app};
+use crate::helpers::{assert_scim_error, content_type, spawn_app};
 
 #[tokio::test]
 async fn nul_characters_are_refused_everywhere() {
@@ -219,4 +219,263 @@ async fn an_unauthenticated_body_is_never_read() {
         .await
         .unwrap();
     assert_scim_error(response, StatusCode::UNAUTHORIZED, None).await;
+}
+
+/// SQLite refuses a LIKE pattern over 50,000 bytes ("pattern too complex"):
+/// every text a listing compares is bounded before it becomes one, and a
+/// `%` or `_` matches only itself.
+#[tokio::test]
+async fn long_search_texts_are_refused_and_like_wildcards_are_literal() {
+    let app = spawn_app().await;
+    app.create_user(&json!({"userName": "bjensen", "displayName": "Barbara"}))
+        .await;
+    let group = app
+        .post("/scim/v2/Groups", &json!({"displayName": "Tour Guides"}))
+        .await;
+    assert_eq!(group.status(), StatusCode::CREATED);
+    let long = "x".repeat(60_000);
+    for (path, filter) in [
+        ("/scim/v2/Users", format!("userName co \"{long}\"")),
+        ("/scim/v2/Users", format!("displayName ew \"{long}\"")),
+        ("/scim/v2/Users", format!("title sw \"{long}\"")),
+        ("/scim/v2/Groups", format!("displayName co \"{long}\"")),
+        ("/scim/v2/Groups", format!("displayName ew \"{long}\"")),
+    ] {
+        let response = app
+            .request(Method::GET, path)
+            .query(&[("filter", &filter)])
+            .send()
+            .await
+            .unwrap();
+        let body =
+            assert_scim_error(response, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("1024 bytes"), "{path} {detail}");
+    }
+    // The longest value allowed still runs.
+    let longest = "x".repeat(1024);
+    let found = app
+        .list_users(&[("filter", &format!("userName co \"{longest}\""))])
+        .await;
+    assert_eq!(found["totalResults"], 0);
+
+    for path in [
+        format!("/api/v1/accounts?query={long}"),
+        format!("/api/v1/audit-events?action={long}*"),
+        format!("/api/v1/audit-events?target_id={long}"),
+    ] {
+        let (status, body) = app.admin(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("1024 bytes"),
+            "{body}"
+        );
+    }
+
+    // `%` and `_` are not wildcards: `%*` is not "every action", and
+    // `account_created` does not match `account.created`.
+    let (status, all) = app
+        .admin(Method::GET, "/api/v1/audit-events?action=account.*", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!all["events"].as_array().unwrap().is_empty(), "{all}");
+    for action in ["%25*", "account_created*", "_*"] {
+        let (status, body) = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/audit-events?action={action}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["events"], json!([]), "action={action}");
+    }
+    for query in ["%25", "b_ensen"] {
+        let (status, body) = app
+            .admin(
+                Method::GET,
+                &format!("/api/v1/accounts?query={query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["accounts"], json!([]), "query={query}");
+    }
+    let none = app
+        .list_users(&[("filter", "userName co \"b_ensen\"")])
+        .await;
+    assert_eq!(none["totalResults"], 0);
+}
+
+/// The browser pages read forms and queries into sign-in lookups: a NUL in
+/// any of them is a 400 page saying so, never PostgreSQL's 500 (the JSON
+/// endpoints answer 400 the same way).
+#[tokio::test]
+async fn nul_characters_in_sign_in_pages_are_refused() {
+    let app = spawn_app().await;
+    app.new_account("alice").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let slug = app.org.slug.clone();
+    let login = app.url(&format!("/login/{slug}/password"));
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            login.clone(),
+            vec![("user_name", "al\u{0}ice"), ("password", "x")],
+        ),
+        (
+            login.clone(),
+            vec![("user_name", "alice"), ("password", "x\u{0}")],
+        ),
+        (
+            login.clone(),
+            vec![
+                ("user_name", "alice"),
+                ("password", "x"),
+                ("return_to", "/\u{0}"),
+            ],
+        ),
+        (
+            app.url("/reset-password"),
+            vec![
+                ("token", "reset_\u{0}"),
+                ("password", "p"),
+                ("password2", "p"),
+            ],
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (url, form) in posts {
+        answers.push(browser.post(url).form(&form).send().await.unwrap());
+    }
+    for path in [
+        format!("/login/{slug}?email=a%00@example.com"),
+        format!("/login/{slug}?return_to=%00"),
+        "/reset-password?token=reset_%00".to_string(),
+    ] {
+        answers.push(browser.get(app.url(&path)).send().await.unwrap());
+    }
+    for answer in answers {
+        let url = answer.url().clone();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(content_type(&answer).starts_with("text/html"), "{url}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("NUL character"), "{url}: {html}");
+    }
+    // The JSON sign-in refuses it the same way.
+    let json_login = browser
+        .post(app.url("/auth/password/login"))
+        .json(&json!({"org": slug, "user_name": "al\u{0}ice", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_login.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A refusal quotes a short excerpt of what was sent, never the whole of a
+/// filter that may be a megabyte long.
+#[tokio::test]
+async fn filter_errors_quote_an_excerpt() {
+    let app = spawn_app().await;
+    let huge = "y".repeat(900_000);
+    for filter in [
+        format!("userName eq \"{huge}"),
+        format!("{huge} eq \"x\""),
+        format!("userName eq \"x\" and ({huge} pr)"),
+        format!("meta.created gt \"{huge}\""),
+    ] {
+        let response = app
+            .post(
+                "/scim/v2/Users/.search",
+                &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter}),
+            )
+            .await;
+        let body =
+            assert_scim_error(response, StatusCode::BAD_REQUEST, Some("invalidFilter")).await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.len() < 600, "{}", &detail[..600]);
+        assert!(detail.contains("yyyy"), "{detail}");
+    }
+}
+
+/// Sign-in refuses a password over `MAX_PASSWORD_BYTES`, so SCIM does not
+/// store one: POST, PUT and PATCH answer 400 invalidValue naming the limit.
+#[tokio::test]
+async fn passwords_longer_than_sign_in_accepts_are_refused() {
+    let app = spawn_app().await;
+    let long = "p".repeat(900_000);
+    let response = app
+        .post(
+            "/scim/v2/Users",
+            &json!({"userName": "pat", "password": long}),
+        )
+        .await;
+    let body = assert_scim_error(response, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("1024 bytes"),
+        "{body}"
+    );
+    let user = app
+        .create_user(&json!({"userName": "pat", "password": "p".repeat(1024)}))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    let path = format!("/scim/v2/Users/{id}");
+    let over = "p".repeat(1025);
+    let put = app
+        .put(&path, &json!({"userName": "pat", "password": over}))
+        .await;
+    assert_scim_error(put, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+    let patch = app
+        .patch(
+            &path,
+            &crate::helpers::patch_op(
+                json!([{"op": "replace", "path": "password", "value": over}]),
+            ),
+        )
+        .await;
+    assert_scim_error(patch, StatusCode::BAD_REQUEST, Some("invalidValue")).await;
+}
+
+/// The JSON sign-in reads only a body typed as JSON: without a Content-Type
+/// it is 415 with a JSON error, as a wrong type is.
+#[tokio::test]
+async fn the_json_sign_in_requires_a_content_type() {
+    let app = spawn_app().await;
+    let body = json!({"org": app.org.slug, "user_name": "nobody", "password": "x"}).to_string();
+    for path in ["/auth/password/login", "/auth/password/reset"] {
+        for sent_type in [None, Some("text/plain")] {
+            let mut request = app.client.post(app.url(path)).body(body.clone());
+            if let Some(ct) = sent_type {
+                request = request.header("content-type", ct);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {sent_type:?}"
+            );
+            assert!(content_type(&response).starts_with("application/json"));
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"], "unsupported_media_type", "{error}");
+            assert!(
+                error["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{error}"
+            );
+        }
+    }
+    let typed = app
+        .client
+        .post(app.url("/auth/password/login"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typed.status(), StatusCode::UNAUTHORIZED);
 }

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod oidc;
 pub mod oidc_cache;
 pub mod orgs;
+pub mod outbound;
 pub mod saml;
 pub mod search;
 pub mod secrets;
@@ -41,6 +42,9 @@ pub struct AppState {
     /// The OpenID providers' discovery documents and keys, shared by all
     /// requests of this process.
     pub oidc_providers: Arc<oidc_cache::ProviderCache>,
+    /// The client of every outgoing request (`outbound`): it refuses
+    /// internal addresses.
+    pub outbound: outbound::Outbound,
 }
 
 /// Who acts, as the audit log records it.

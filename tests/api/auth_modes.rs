@@ -788,6 +788,7 @@ fn app_state(app: &TestApp) -> scimlink::service::AppState {
         settings: std::sync::Arc::new(scimlink::settings::Settings::new("unused")),
         base_url: app.address.clone(),
         oidc_providers: Default::default(),
+        outbound: scimlink::service::outbound::Outbound::new(&Default::default()).unwrap(),
     }
 }
 

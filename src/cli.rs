@@ -81,6 +81,14 @@ pub struct ServeArgs {
     /// server's when ID token and assertion times are checked.
     #[arg(long, env = "SCIMLINK_SSO_CLOCK_SKEW", default_value_t = 60)]
     pub sso_clock_skew: i64,
+    /// Let outgoing requests (an OpenID provider's discovery document, keys
+    /// and token endpoint) reach private addresses (10/8, 172.16/12,
+    /// 192.168/16, 100.64/10, fc00::/7): for an identity provider on an
+    /// internal network. Without it they are refused. Loopback is always
+    /// allowed; link-local (169.254.169.254, cloud metadata), unspecified,
+    /// multicast and reserved addresses never are.
+    #[arg(long, env = "SCIMLINK_OUTBOUND_ALLOW_PRIVATE")]
+    pub outbound_allow_private: bool,
     /// SMTP server for mail (reset links), e.g. smtp://mail.example.com:587 or
     /// smtps://user:password@mail.example.com. Without it, mail only goes to the
     /// outbox that admins read at GET /api/v1/outbox.

@@ -63,7 +63,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{}\t{}\t{}", org.id, org.slug, org.name);
             if let Some(email) = owner_email {
-                let state = cli_state(db, cli.database_url.clone(), &link);
+                let state = cli_state(db, cli.database_url.clone(), &link)?;
                 let org = service::orgs::find(&state.db, &org.slug)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -158,16 +158,21 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// What a command that prints a one-time link acts with.
-fn cli_state(db: Db, database_url: String, link: &ResetLinkArgs) -> service::AppState {
+fn cli_state(
+    db: Db,
+    database_url: String,
+    link: &ResetLinkArgs,
+) -> Result<service::AppState, String> {
     let mut settings = Settings::new(database_url);
     settings.reset_link_ttl_seconds = link.reset_link_ttl;
-    service::AppState {
+    Ok(service::AppState {
         db,
+        outbound: service::outbound::Outbound::new(&settings.outbound)?,
         settings: std::sync::Arc::new(settings),
         base_url: link.public_url.trim_end_matches('/').to_string(),
         oidc_providers: Default::default(),
         metrics: Default::default(),
-    }
+    })
 }
 
 /// The sealing keys, their source said in the log.
@@ -226,8 +231,17 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         metrics_token: args.metrics_token,
         metrics_bind: args.metrics_bind,
         shutdown_timeout_seconds: args.shutdown_timeout,
+        outbound: settings::OutboundSettings {
+            allow_private: args.outbound_allow_private,
+            ..Default::default()
+        },
         clock: Default::default(),
     };
+    if settings.outbound.allow_private {
+        log::info!(
+            "outgoing requests may reach private addresses (SCIMLINK_OUTBOUND_ALLOW_PRIVATE)"
+        );
+    }
     let db = open(&settings.database_url).await?;
     let check = service::secrets::seal_at_start(&db, keys.as_ref()).await?;
     if check.sealed > 0 {
@@ -321,7 +335,7 @@ async fn account(database_url: &str, command: AccountCommand) -> Result<(), Stri
             let org = service::orgs::find(&db, &org)
                 .await
                 .map_err(|e| e.to_string())?;
-            let state = cli_state(db, database_url.to_string(), &link);
+            let state = cli_state(db, database_url.to_string(), &link)?;
             let created = service::accounts::create_from_cli(
                 &state,
                 &org,

@@ -1,6 +1,8 @@
 //! Typed settings, read once (from flags and environment by `main`, or built
 //! by tests) and passed down.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -50,8 +52,23 @@ pub struct Settings {
     pub metrics_bind: Option<String>,
     /// How long a stopping server lets requests in flight finish, in seconds.
     pub shutdown_timeout_seconds: u64,
+    /// What outgoing requests may connect to (`service::outbound`).
+    pub outbound: OutboundSettings,
     /// The time source (tests move it forward).
     pub clock: Clock,
+}
+
+/// What outgoing requests (an OpenID provider's documents and token
+/// endpoint, webhooks) may connect to.
+#[derive(Debug, Clone, Default)]
+pub struct OutboundSettings {
+    /// Allow private ranges (RFC 1918, RFC 6598 shared, IPv6 unique local):
+    /// a provider on an internal network. Link-local (cloud metadata),
+    /// unspecified, multicast and reserved addresses stay refused.
+    pub allow_private: bool,
+    /// Fixed addresses for names, looked up before DNS and checked like
+    /// DNS answers (lowercase names; tests set it, there is no flag).
+    pub resolve: HashMap<String, Vec<IpAddr>>,
 }
 
 impl Settings {
@@ -73,6 +90,7 @@ impl Settings {
             metrics_token: None,
             metrics_bind: None,
             shutdown_timeout_seconds: 30,
+            outbound: OutboundSettings::default(),
             clock: Clock::default(),
         }
     }

@@ -35,6 +35,8 @@ pub enum StartupError {
         bind: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Outbound(String),
 }
 
 /// A listener on `bind`, and the address it got.
@@ -71,8 +73,11 @@ impl Application {
             .unwrap_or_else(|| format!("http://{address}"))
             .trim_end_matches('/')
             .to_string();
+        let outbound = crate::service::outbound::Outbound::new(&settings.outbound)
+            .map_err(StartupError::Outbound)?;
         let state = web::Data::new(AppState {
             db: db.clone(),
+            outbound,
             settings: Arc::new(settings.clone()),
             base_url: base_url.clone(),
             oidc_providers: Default::default(),

@@ -264,6 +264,15 @@ async fn apply_oidc(
     input: &ConnectionInput,
 ) -> AppResult<()> {
     if let Some(v) = &input.issuer {
+        // An internal address is refused when saved, before any other check
+        // (it is the reason that matters), and before anything is sent; a
+        // name is checked each time it is resolved.
+        if let Ok(url) = url::Url::parse(v.trim()) {
+            state
+                .outbound
+                .check_url(&url)
+                .map_err(|e| AppError::invalid_value(format!("issuer {:?}: {e}", v.trim())))?;
+        }
         row.issuer = oidc::check_issuer(v)?;
     }
     if let Some(v) = &input.client_id {
@@ -312,7 +321,7 @@ async fn apply_oidc(
         // readable now and name the same issuer.
         state
             .oidc_providers
-            .refresh_discovery(&row.issuer, state.settings.clock.now())
+            .refresh_discovery(&state.outbound, &row.issuer, state.settings.clock.now())
             .await
             .map_err(|e| {
                 AppError::invalid_value(format!(

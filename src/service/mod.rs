@@ -13,6 +13,7 @@ pub mod mail;
 pub mod oidc;
 pub mod oidc_cache;
 pub mod orgs;
+pub mod outbound;
 pub mod saml;
 pub mod saml_keys;
 pub mod saml_logout;
@@ -47,6 +48,9 @@ pub struct AppState {
     pub oidc_providers: Arc<oidc_cache::ProviderCache>,
     /// What `GET /metrics` shows (sign-ins are counted from here).
     pub metrics: crate::metrics::Metrics,
+    /// The client of every outgoing request (`outbound`): it refuses
+    /// internal addresses.
+    pub outbound: outbound::Outbound,
 }
 
 /// Who acts, as the audit log records it.

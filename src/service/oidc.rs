@@ -5,9 +5,6 @@
 //! its `iss`, `aud`, `exp` and `nonce`. Time is scimlink's clock, not the
 //! library's, so tests can move it.
 
-use std::sync::OnceLock;
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::outbound::{self, Outbound};
 use crate::error::{AppError, AppResult};
 
 /// Signature algorithms an ID token may use: asymmetric only (no `none`, no
@@ -35,19 +33,6 @@ const ACCEPTED_ALGORITHMS: &[Algorithm] = &[
 
 /// Largest document accepted from a provider (discovery, keys, token response).
 const MAX_PROVIDER_BODY: usize = 256 * 1024;
-
-fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            // A provider's endpoints answer directly; a redirect is refused.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
-}
 
 /// Checks an issuer URL as an admin enters it: `https://` (or `http://` on
 /// loopback, for local providers), no query or fragment.
@@ -139,15 +124,21 @@ pub fn cache_lifetime(cache_control: Option<&str>) -> TimeDelta {
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &Outbound,
     url: &str,
     what: &str,
 ) -> Result<Fetched<T>, String> {
-    let response = http()
-        .get(url)
+    let response = http
+        .get(url)?
         .header("accept", "application/json")
         .send()
         .await
-        .map_err(|e| format!("cannot read the {what} at {url}: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot read the {what} at {url}: {}",
+                outbound::describe(&e)
+            )
+        })?;
     let lifetime = cache_lifetime(
         response
             .headers()
@@ -214,12 +205,15 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
 /// Reads and checks the discovery document: its `issuer` must be exactly
 /// the configured one (OpenID Connect Discovery §4.3). Callers go through
 /// `oidc_cache`.
-pub(crate) async fn fetch_discovery(issuer: &str) -> Result<Fetched<Discovery>, String> {
+pub(crate) async fn fetch_discovery(
+    http: &Outbound,
+    issuer: &str,
+) -> Result<Fetched<Discovery>, String> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let fetched: Fetched<Discovery> = get_json(&url, "discovery document").await?;
+    let fetched: Fetched<Discovery> = get_json(http, &url, "discovery document").await?;
     let doc = &fetched.value;
     if doc.issuer != issuer {
         return Err(format!(
@@ -308,6 +302,7 @@ pub struct CodeExchange<'a> {
 
 /// Exchanges the code at the token endpoint and returns the ID token.
 pub async fn exchange_code(
+    http: &Outbound,
     discovery: &Discovery,
     exchange: &CodeExchange<'_>,
 ) -> Result<String, String> {
@@ -317,7 +312,7 @@ pub async fn exchange_code(
         ("redirect_uri", exchange.redirect_uri),
         ("code_verifier", exchange.pkce_verifier),
     ];
-    let mut request = http().post(&discovery.token_endpoint);
+    let mut request = http.post(&discovery.token_endpoint)?;
     let methods = &discovery.token_endpoint_auth_methods_supported;
     match exchange.client_secret {
         // client_secret_basic is the default (OpenID Connect Core §9); post
@@ -344,7 +339,12 @@ pub async fn exchange_code(
         .form(&form)
         .send()
         .await
-        .map_err(|e| format!("cannot reach the token endpoint: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot reach the token endpoint: {}",
+                outbound::describe(&e)
+            )
+        })?;
     let body: TokenResponse =
         read_json(response, &discovery.token_endpoint, "token response").await?;
     body.id_token
@@ -352,8 +352,11 @@ pub async fn exchange_code(
 }
 
 /// Reads the provider's signing keys. Callers go through `oidc_cache`.
-pub(crate) async fn fetch_keys(discovery: &Discovery) -> Result<Fetched<JwkSet>, String> {
-    get_json(&discovery.jwks_uri, "key set").await
+pub(crate) async fn fetch_keys(
+    http: &Outbound,
+    discovery: &Discovery,
+) -> Result<Fetched<JwkSet>, String> {
+    get_json(http, &discovery.jwks_uri, "key set").await
 }
 
 /// Whether `keys` hold the key the ID token names (its `kid`, or the only

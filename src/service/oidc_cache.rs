@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::JwkSet;
 
 use super::oidc::{self, Discovery, Fetched};
+use super::outbound::Outbound;
 
 /// The most providers remembered; the least recently used goes first.
 const MAX_PROVIDERS: usize = 1024;
@@ -104,6 +105,7 @@ impl ProviderCache {
     /// The issuer's discovery document, checked (`oidc::fetch_discovery`).
     pub async fn discovery(
         &self,
+        http: &Outbound,
         issuer: &str,
         now: DateTime<Utc>,
     ) -> Result<Arc<Discovery>, String> {
@@ -116,29 +118,31 @@ impl ProviderCache {
         if let Some(known) = lock(&provider.known).discovery(now) {
             return known;
         }
-        Self::fetch_discovery(&provider, issuer, now, true).await
+        Self::fetch_discovery(http, &provider, issuer, now, true).await
     }
 
     /// Reads the discovery document now, whatever is cached (an admin
     /// checking a connection), and keeps it for the sign-ins.
     pub async fn refresh_discovery(
         &self,
+        http: &Outbound,
         issuer: &str,
         now: DateTime<Utc>,
     ) -> Result<Arc<Discovery>, String> {
         let provider = self.provider(issuer, now);
         let _fetching = provider.fetching.lock().await;
         // The admin sees a failure; sign-ins keep what they had.
-        Self::fetch_discovery(&provider, issuer, now, false).await
+        Self::fetch_discovery(http, &provider, issuer, now, false).await
     }
 
     async fn fetch_discovery(
+        http: &Outbound,
         provider: &Provider,
         issuer: &str,
         now: DateTime<Utc>,
         remember_failure: bool,
     ) -> Result<Arc<Discovery>, String> {
-        let fetched = oidc::fetch_discovery(issuer).await;
+        let fetched = oidc::fetch_discovery(http, issuer).await;
         let mut known = lock(&provider.known);
         match fetched {
             Ok(Fetched { value, lifetime }) => {
@@ -165,6 +169,7 @@ impl ProviderCache {
     /// refuses the token).
     pub async fn keys_for(
         &self,
+        http: &Outbound,
         discovery: &Discovery,
         token: &str,
         now: DateTime<Utc>,
@@ -189,7 +194,7 @@ impl ProviderCache {
             Some(keys) if oidc::has_key_for(token, &keys) || !may_refetch => return Ok(keys),
             _ => {}
         }
-        let Fetched { value, lifetime } = oidc::fetch_keys(discovery).await?;
+        let Fetched { value, lifetime } = oidc::fetch_keys(http, discovery).await?;
         let value = Arc::new(value);
         let mut known = lock(&provider.known);
         if cached.is_some() {

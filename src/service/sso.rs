@@ -327,7 +327,11 @@ async fn prepare_oidc(
 ) -> Result<Prepared, Refusal> {
     let discovery = match state
         .oidc_providers
-        .discovery(&connection.issuer, state.settings.clock.now())
+        .discovery(
+            &state.outbound,
+            &connection.issuer,
+            state.settings.clock.now(),
+        )
         .await
     {
         Ok(d) => d,
@@ -621,7 +625,11 @@ async fn check_oidc_answer(
     .await?;
     let discovery = state
         .oidc_providers
-        .discovery(&connection.issuer, state.settings.clock.now())
+        .discovery(
+            &state.outbound,
+            &connection.issuer,
+            state.settings.clock.now(),
+        )
         .await
         .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
     // RFC 9207 §2.4: an error answer carries iss too, and is checked first.
@@ -654,6 +662,7 @@ async fn check_oidc_answer(
     let client_secret = secrets::client_secret(&state.settings, connection)
         .map_err(|e| stop("client_secret_unusable", unusable_connection(e)))?;
     let id_token = oidc::exchange_code(
+        &state.outbound,
         &discovery,
         &oidc::CodeExchange {
             code,
@@ -667,7 +676,12 @@ async fn check_oidc_answer(
     .map_err(|e| stop("code_exchange_failed", protocol_failure(e)))?;
     let keys = state
         .oidc_providers
-        .keys_for(&discovery, &id_token, state.settings.clock.now())
+        .keys_for(
+            &state.outbound,
+            &discovery,
+            &id_token,
+            state.settings.clock.now(),
+        )
         .await
         .map_err(|e| stop("idp_unreachable", protocol_failure(e)))?;
     let claims = oidc::verify_id_token(

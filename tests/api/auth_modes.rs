@@ -789,6 +789,7 @@ fn app_state(app: &TestApp) -> scimlink::service::AppState {
         base_url: app.address.clone(),
         oidc_providers: Default::default(),
         metrics: Default::default(),
+        outbound: scimlink::service::outbound::Outbound::new(&Default::default()).unwrap(),
     }
 }
 

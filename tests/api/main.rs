@@ -21,6 +21,7 @@ mod migrations;
 mod oidc_cache;
 mod oidc_idp;
 mod openapi;
+mod outbound;
 mod races;
 mod replay;
 mod saml_idp;

@@ -11,7 +11,8 @@ use super::extract::{AdminAuth, ApiQuery, ScimBody};
 use crate::domain::{AuthMode, OrgRole};
 use crate::error::{ApiResult, AppError};
 use crate::service::{
-    AppState, accounts, audit, connections, events, linking, mail, orgs, sessions, tokens, workspaces,
+    AppState, accounts, audit, connections, events, linking, mail, orgs, sessions, tokens,
+    workspaces,
 };
 
 fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {

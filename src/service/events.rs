@@ -98,11 +98,7 @@ pub fn plan(action: &str, target_id: Option<&str>, summary: &Value) -> Vec<Plann
                 ));
             }
             if summary.get("password_set") == Some(&Value::Bool(true)) {
-                out.push(planned(
-                    "account.password_set",
-                    Subject::Account,
-                    json!({}),
-                ));
+                out.push(planned("account.password_set", Subject::Account, json!({})));
             }
             out
         }
@@ -270,7 +266,9 @@ async fn group_json(
     summary: &Value,
 ) -> AppResult<Value> {
     Ok(match store::groups::find(conn, &scope.org_id, id).await? {
-        Some(g) => json!({"id": g.id, "display_name": g.display_name, "external_id": g.external_id}),
+        Some(g) => {
+            json!({"id": g.id, "display_name": g.display_name, "external_id": g.external_id})
+        }
         // Deleted in this transaction: what the audit row kept.
         None => json!({
             "id": id,
@@ -466,14 +464,12 @@ async fn read_page(
         // From the oldest event kept.
         None => oldest.map_or(head, |o| o - 1),
     };
-    if after < head {
-        if oldest.is_none_or(|o| o > after + 1) {
-            return Err(AppError::Gone(format!(
-                "events after cursor {after} are older than the retention ({} days) and were \
-                 deleted; start again without `after` (from the oldest event kept)",
-                state.settings.event_retention_days
-            )));
-        }
+    if after < head && oldest.is_none_or(|o| o > after + 1) {
+        return Err(AppError::Gone(format!(
+            "events after cursor {after} are older than the retention ({} days) and were \
+             deleted; start again without `after` (from the oldest event kept)",
+            state.settings.event_retention_days
+        )));
     }
     let rows = store::events::list(&db.read, &scope.org_id, after, types, limit).await?;
     let last = rows.last().and_then(|r| r.position).unwrap_or(after);
@@ -546,7 +542,11 @@ mod tests {
             ("account.deactivated", json!({}), &["account.deactivated"]),
             ("account.deleted", json!({}), &["account.deleted"]),
             ("group.updated", json!({"changed": []}), &[]),
-            ("group.updated", json!({"changed": ["displayName"]}), &["group.updated"]),
+            (
+                "group.updated",
+                json!({"changed": ["displayName"]}),
+                &["group.updated"],
+            ),
             (
                 "workspace.member_set",
                 json!({"role": "member", "previous_role": null}),
@@ -562,14 +562,22 @@ mod tests {
                 json!({"role": "admin", "previous_role": "admin"}),
                 &[],
             ),
-            ("auth.sign_in", json!({"method": "saml"}), &["session.started"]),
+            (
+                "auth.sign_in",
+                json!({"method": "saml"}),
+                &["session.started"],
+            ),
             ("auth.sign_out", json!({}), &["session.ended"]),
             ("auth.sign_in_failed", json!({}), &[]),
             ("org.settings_changed", json!({}), &[]),
             ("scim_token.revoked", json!({}), &["scim_token.revoked"]),
         ];
         for (action, summary, want) in cases {
-            assert_eq!(types_of(action, summary.clone()), *want, "{action} {summary}");
+            assert_eq!(
+                types_of(action, summary.clone()),
+                *want,
+                "{action} {summary}"
+            );
         }
     }
 

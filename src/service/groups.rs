@@ -415,8 +415,7 @@ async fn write_locked(
         let mut removed: Vec<String> = before.difference(&after).cloned().collect();
         added.sort_unstable();
         removed.sort_unstable();
-        super::events::record_members_changed(&txn, scope, now_ms(), id, &added, &removed)
-            .await?;
+        super::events::record_members_changed(&txn, scope, now_ms(), id, &added, &removed).await?;
     }
     txn.commit().await?;
     log::info!("changed Group {id}, now version {}", row.version);

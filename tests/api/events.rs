@@ -25,7 +25,10 @@ async fn all_events(app: &TestApp) -> Vec<Value> {
         let (status, body) = page(app, &query).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let data = body["data"].as_array().expect("data").clone();
-        let cursor = body["next_cursor"].as_str().expect("next_cursor").to_string();
+        let cursor = body["next_cursor"]
+            .as_str()
+            .expect("next_cursor")
+            .to_string();
         let done = data.is_empty();
         out.extend(data);
         if done {
@@ -181,7 +184,10 @@ async fn a_refused_change_writes_no_event() {
         {"op": "replace", "path": "displayName", "value": "renamed"},
         {"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4().to_string()}]},
     ]));
-    assert_eq!(app.patch(&path, &half).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.patch(&path, &half).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(all_events(&app).await.len(), before, "a refused PATCH");
 
     // The outbox itself: an event written in a transaction that rolls back
@@ -244,7 +250,10 @@ async fn a_reader_at_the_head_sees_every_event_once_under_concurrent_writers() {
                     .json()
                     .await
                     .unwrap();
-                for e in body["data"].as_array().expect("data") {
+                let Some(data) = body["data"].as_array() else {
+                    panic!("the reader at {cursor} got {body}");
+                };
+                for e in data {
                     seen.push(e["id"].as_str().unwrap().to_string());
                 }
                 cursor = body["next_cursor"].as_str().expect("cursor").to_string();
@@ -319,7 +328,10 @@ async fn wait_holds_the_request_until_an_event_arrives() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(types(body["data"].as_array().unwrap()), ["account.created"]);
     assert!(took >= Duration::from_millis(500), "it waited: {took:?}");
-    assert!(took < Duration::from_secs(3), "seen within a second: {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "seen within a second: {took:?}"
+    );
     assert_eq!(writer.await.unwrap(), StatusCode::CREATED);
 
     // With nothing new, it answers when the wait ends.
@@ -355,7 +367,11 @@ async fn bad_queries_are_400_and_support_may_read() {
     let (status, _) = app
         .api(&app.token, Method::GET, "/api/v1/events", None)
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a SCIM token may not read");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a SCIM token may not read"
+    );
 }
 
 #[tokio::test]
@@ -417,13 +433,20 @@ async fn a_cursor_older_than_the_retention_is_gone() {
     let (status, body) = page(&app, "after=0").await;
     assert_eq!(status, StatusCode::GONE, "{body}");
     assert_eq!(body["error"], "gone");
-    assert!(body["detail"].as_str().unwrap().contains("retention"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("retention"),
+        "{body}"
+    );
     // From the head on, nothing was lost; without a cursor, from the oldest kept.
     let (status, body) = page(&app, &format!("after={head}")).await;
     assert_eq!((status, body["data"].clone()), (StatusCode::OK, json!([])));
     let (status, body) = page(&app, "").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["next_cursor"], head.as_str(), "positions never go back");
+    assert_eq!(
+        body["next_cursor"],
+        head.as_str(),
+        "positions never go back"
+    );
     app.create_user(&json!({"userName": "new"})).await;
     let (status, body) = page(&app, &format!("after={head}")).await;
     assert_eq!(status, StatusCode::OK);

@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// multicast and reserved addresses never are.
     #[arg(long, env = "SCIMLINK_OUTBOUND_ALLOW_PRIVATE")]
     pub outbound_allow_private: bool,
+    /// How many days product events (`GET /api/v1/events`) are kept; a
+    /// cursor older than that answers 410.
+    #[arg(long, env = "SCIMLINK_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
     /// SMTP server for mail (reset links), e.g. smtp://mail.example.com:587 or
     /// smtps://user:password@mail.example.com. Without it, mail only goes to the
     /// outbox that admins read at GET /api/v1/outbox.

@@ -65,6 +65,10 @@ pub enum AppError {
     InvalidResetToken,
     #[error("{0}")]
     NotImplemented(String),
+    /// 410: what the request asks for existed but is gone for good (an
+    /// events cursor older than the retention).
+    #[error("{0}")]
+    Gone(String),
     /// The database refused or failed; the text stays in the log, never in a body.
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
@@ -127,6 +131,7 @@ impl AppError {
             | AppError::TooManyAttempts { .. }
             | AppError::InvalidResetToken
             | AppError::NotImplemented(_)
+            | AppError::Gone(_)
             | AppError::Database(_)
             | AppError::Internal(_) => None,
         }
@@ -154,6 +159,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::InvalidResetToken => "invalid_token",
             AppError::NotImplemented(_) => "not_implemented",
+            AppError::Gone(_) => "gone",
             AppError::Database(_) | AppError::Internal(_) => "internal_error",
         }
     }
@@ -233,6 +239,7 @@ impl ResponseError for AppError {
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::InvalidResetToken => StatusCode::BAD_REQUEST,
             AppError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

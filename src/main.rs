@@ -227,6 +227,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
         sso_clock_skew_seconds: args.sso_clock_skew.clamp(0, 600),
+        event_retention_days: args.event_retention_days,
         secret_keys: None,
         metrics_token: args.metrics_token,
         metrics_bind: args.metrics_bind,

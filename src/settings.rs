@@ -41,6 +41,8 @@ pub struct Settings {
     /// How far an IdP's clock may be off from scimlink's when assertion and
     /// token times are checked.
     pub sso_clock_skew_seconds: i64,
+    /// How many days product events are kept (`--event-retention-days`).
+    pub event_retention_days: u32,
     /// The keys that seal stored secrets (OIDC client secrets). `None`: no
     /// key (PostgreSQL without `SCIMLINK_SECRET_KEY`), and a client secret
     /// cannot be stored.
@@ -86,6 +88,7 @@ impl Settings {
             smtp_url: None,
             mail_from: "scimlink <no-reply@localhost>".into(),
             sso_clock_skew_seconds: 60,
+            event_retention_days: 30,
             secret_keys: None,
             metrics_token: None,
             metrics_bind: None,

@@ -83,6 +83,11 @@ impl Application {
             oidc_providers: Default::default(),
             metrics,
         });
+        // Events older than the retention go; the task ends with the runtime.
+        tokio::spawn(crate::service::events::maintain(
+            state.db.clone(),
+            state.settings.clone(),
+        ));
         // Forms (the dashboard's, a SAML post, pasted IdP metadata) take the
         // same body limit as the API, not actix's default 256 KiB.
         let form_limit = settings.max_body_bytes;

@@ -5,6 +5,8 @@ pub mod account_email;
 pub mod admin_token;
 pub mod audit_event;
 pub mod audit_suppression;
+pub mod event;
+pub mod event_head;
 pub mod group;
 pub mod group_member;
 pub mod identity_link;

@@ -11,7 +11,8 @@ use super::extract::{AdminAuth, ApiQuery, ScimBody};
 use crate::domain::{AuthMode, OrgRole};
 use crate::error::{ApiResult, AppError};
 use crate::service::{
-    AppState, accounts, audit, connections, linking, mail, orgs, sessions, tokens, workspaces,
+    AppState, accounts, audit, connections, events, linking, mail, orgs, sessions, tokens,
+    workspaces,
 };
 
 fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
@@ -382,6 +383,14 @@ pub async fn admin_audit_events_list(
     ApiQuery(query): ApiQuery<audit::EventQuery>,
 ) -> ApiResult<HttpResponse> {
     ok(&audit::list(&state, &scope, query).await?)
+}
+
+pub async fn admin_events_list(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    ApiQuery(query): ApiQuery<events::EventQuery>,
+) -> ApiResult<HttpResponse> {
+    ok(&events::list(&state, &scope, query).await?)
 }
 
 pub async fn admin_connections_list(

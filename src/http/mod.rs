@@ -242,6 +242,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/audit-events", || {
             web::route().to(admin::admin_audit_events_list)
         }),
+        r(Method::GET, "/api/v1/events", || {
+            web::route().to(admin::admin_events_list)
+        }),
         r(Method::GET, "/api/v1/connections", || {
             web::route().to(admin::admin_connections_list)
         }),

@@ -101,6 +101,32 @@ pub async fn view(state: &AppState, scope: &OrgScope, id: &str) -> AppResult<Acc
         .ok_or_else(|| AppError::Internal("an account view went missing".into()))
 }
 
+/// The account as the admin API shows it, plus its SCIM `externalId` and
+/// `emails`, read in the caller's transaction (product events carry it);
+/// `None` when it does not exist (deleted in this transaction).
+pub(crate) async fn view_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> AppResult<Option<Value>> {
+    let Some(row) = store::users::find(conn, org_id, id).await? else {
+        return Ok(None);
+    };
+    let external_id = row.external_id.clone();
+    let emails = serde_json::from_str::<Value>(&row.resource)
+        .ok()
+        .and_then(|r| r.get("emails").cloned())
+        .unwrap_or_else(|| json!([]));
+    let Some(view) = views(conn, org_id, vec![row]).await?.pop() else {
+        return Ok(None);
+    };
+    let mut value = serde_json::to_value(view)
+        .map_err(|e| AppError::Internal(format!("cannot serialise an account: {e}")))?;
+    value["external_id"] = json!(external_id);
+    value["emails"] = emails;
+    Ok(Some(value))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountQuery {

@@ -44,6 +44,8 @@ pub async fn record(
         },
     )
     .await?;
+    // The product events this change means, in the same transaction.
+    super::events::record_for_audit(conn, scope, at, &event).await?;
     Ok(())
 }
 

@@ -310,6 +310,12 @@ pub async fn create(
         json!({"display_name": row.display_name}),
     )
     .await?;
+    let mut added: Vec<String> = store::groups::member_ids(&txn, &id)
+        .await?
+        .into_iter()
+        .collect();
+    added.sort_unstable();
+    super::events::record_members_changed(&txn, scope, now_ms(), &id, &added, &[]).await?;
     txn.commit().await?;
     log::info!("created Group {id} in organisation {}", scope.org_id);
     Ok(resource)
@@ -357,6 +363,12 @@ async fn write_locked(
     let current_attrs = attributes_of(&current)?;
     let current_version = current.version;
     let attributes = attribute_change(&current_attrs)?;
+    // The members before and after, for `group.members_added` / `_removed`.
+    let members_before = if member_changes.is_empty() {
+        None
+    } else {
+        Some(store::groups::member_ids(&txn, id).await?)
+    };
     let members_changed = apply_member_changes(&txn, scope, id, member_changes).await?;
     let row = if attributes != current_attrs {
         check_external_id(&txn, scope, &attributes, Some(id)).await?;
@@ -402,6 +414,14 @@ async fn write_locked(
             json!({"changed": changed, "members_changed": members_changed}),
         )
         .await?;
+    }
+    if let (Some(before), true) = (members_before, members_changed) {
+        let after = store::groups::member_ids(&txn, id).await?;
+        let mut added: Vec<String> = after.difference(&before).cloned().collect();
+        let mut removed: Vec<String> = before.difference(&after).cloned().collect();
+        added.sort_unstable();
+        removed.sort_unstable();
+        super::events::record_members_changed(&txn, scope, now_ms(), id, &added, &removed).await?;
     }
     txn.commit().await?;
     log::info!("changed Group {id}, now version {}", row.version);
@@ -481,7 +501,7 @@ pub async fn delete(
         scope,
         "group.deleted",
         id,
-        json!({"display_name": current.display_name}),
+        json!({"display_name": current.display_name, "external_id": current.external_id}),
     )
     .await?;
     txn.commit().await?;

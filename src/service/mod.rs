@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bulk;
 pub mod connections;
 pub mod discovery;
+pub mod events;
 pub mod groups;
 pub mod linking;
 pub mod listing;

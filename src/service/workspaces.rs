@@ -253,6 +253,7 @@ pub async fn set_member(
     let txn = state.db.begin().await?;
     find(&txn, scope, id).await?;
     let account = users::find_existing(&txn, scope, account_id).await?;
+    let previous = store::workspaces::role_of(&txn, id, account_id).await?;
     let member =
         store::workspaces::set_member(&txn, &scope.org_id, id, account_id, role.as_str(), now)
             .await?;
@@ -264,7 +265,7 @@ pub async fn set_member(
             action: "workspace.member_set",
             target_type: "account",
             target_id: Some(account_id),
-            summary: json!({"workspace_id": id, "role": role.as_str()}),
+            summary: json!({"workspace_id": id, "role": role.as_str(), "previous_role": previous}),
         },
     )
     .await?;

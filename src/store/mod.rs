@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod connections;
 pub mod devices;
+pub mod events;
 pub mod filter_sql;
 pub mod groups;
 pub mod links;

@@ -129,6 +129,20 @@ pub async fn members(
     Ok(out)
 }
 
+/// The account's role in the workspace, if it is a member.
+pub async fn role_of(
+    conn: &impl ConnectionTrait,
+    workspace_id: &str,
+    account_id: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(workspace_member::Entity::find()
+        .filter(workspace_member::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_member::Column::AccountId.eq(account_id))
+        .one(conn)
+        .await?
+        .map(|m| m.role))
+}
+
 /// Sets an account's role in a workspace (adding it if needed).
 pub async fn set_member(
     conn: &impl ConnectionTrait,

@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod discovery;
 mod errors;
+mod events;
 mod groups;
 mod hardening;
 mod idp_entra;

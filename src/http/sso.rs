@@ -386,6 +386,16 @@ pub async fn saml_metadata(state: Data<AppState>, id: Path<String>) -> HttpRespo
             "Check the connection's metadata URL in scimlink's admin API.",
             None,
         ),
+        // No key to keep the connection's SAML keys with (a setting).
+        Err(AppError::Conflict(detail)) => {
+            log::error!("SAML metadata of connection {id}: {detail}");
+            html::message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SAML is not set up on this server",
+                &detail,
+                None,
+            )
+        }
         Err(e) => broken(e),
     }
 }

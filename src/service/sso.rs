@@ -388,6 +388,14 @@ async fn prepare_saml(
     };
     let keys = match saml_sp::keys(state, connection).await {
         Ok(k) => k,
+        Err(AppError::Conflict(detail)) => {
+            log::error!("connection {}: {detail}", connection.id);
+            return Err(refusal(
+                503,
+                "SAML sign-in is not set up on this server",
+                "scimlink has no key to keep this connection's SAML keys with. Tell your administrator.",
+            ));
+        }
         Err(e) => {
             log::error!("connection {}: {e}", connection.id);
             return Err(refusal(

@@ -349,7 +349,9 @@ async fn nul_characters_in_sign_in_pages_are_refused() {
     ];
     let mut answers = Vec::new();
     for (url, form) in posts {
-        answers.push(browser.post(url).form(&form).send().await.unwrap());
+        // As a browser sends it: forms must come from this server's pages.
+        let post = browser.post(url).header("origin", app.address.as_str());
+        answers.push(post.form(&form).send().await.unwrap());
     }
     for path in [
         format!("/login/{slug}?email=a%00@example.com"),

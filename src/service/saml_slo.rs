@@ -294,6 +294,23 @@ async fn answer(
     if parameter == "SAMLResponse" {
         return logout_response(state, connection, message, meta).await;
     }
+    // The replay cache of sign-ins serves logout too: a captured request
+    // ends sessions once, not again within its freshness window.
+    let now = state.settings.clock.now();
+    let skew = TimeDelta::seconds(state.settings.sso_clock_skew_seconds);
+    let issued = message.issue_instant.unwrap_or(now);
+    let first_time = store::connections::remember_assertion(
+        &state.db.write,
+        &connection.id,
+        &secret::hash(&format!("logout-request:{}", message.id)),
+        now,
+        issued + saml::MAX_ISSUE_DELAY + skew,
+    )
+    .await?;
+    if !first_time {
+        let detail = "this LogoutRequest was answered before".to_string();
+        return refuse(state, connection, "replayed", detail, meta).await;
+    }
     logout_request(state, connection, message, relay_state, meta).await
 }
 

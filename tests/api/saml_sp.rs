@@ -374,6 +374,12 @@ async fn single_logout_against(app: &TestApp, kind: SamlIdpKind) {
     assert_eq!(first.me(app).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(second.me(app).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(bob.me(app).await.0, StatusCode::OK);
+    // A captured request, replayed, ends nothing a second time.
+    let again = signed_in("00u-alice").await;
+    let (status, page) = refusal(Browser::new().get(&url).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert_eq!(last_logout_refusal(app).await, "replayed");
+    assert_eq!(again.me(app).await.0, StatusCode::OK);
     // The IdP takes scimlink's signed LogoutResponse.
     let (status, response) = get_json(&to_idp).await;
     assert_eq!(status, StatusCode::OK, "{response}");

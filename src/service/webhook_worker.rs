@@ -81,6 +81,7 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
 /// One round of work: feed, claim, send, record.
 pub async fn tick(state: &AppState) -> AppResult<Tick> {
     let queued = feed(state).await?;
+    sweep_failing(state).await?;
     let now = state.settings.clock.now();
     let token = uuid::Uuid::new_v4().to_string();
     let txn = state.db.begin().await?;
@@ -198,8 +199,8 @@ async fn attempt(state: &AppState, row: DeliveryRow, token: &str) -> AppResult<(
     Ok(())
 }
 
-/// Tracks the webhook's failing streak and disables it after
-/// `DISABLE_AFTER` of nothing but failures.
+/// Tracks the webhook's failing streak (and disables it when the streak is
+/// long enough).
 async fn note_health(
     txn: &impl sea_orm::ConnectionTrait,
     delivery: &DeliveryRow,
@@ -213,40 +214,71 @@ async fn note_health(
     };
     match (delivered, hook.failing_since) {
         (true, Some(_)) => hook.failing_since = None,
-        (true, None) => return Ok(()),
         (false, None) => hook.failing_since = Some(now),
-        (false, Some(since)) => {
-            if !hook.enabled
-                || now - since < webhook::DISABLE_AFTER
-                || store::webhooks::delivered_since(txn, &hook.id, since).await?
-            {
-                return Ok(());
-            }
-            hook.enabled = false;
-            let scope = OrgScope::new(&hook.org_id, super::Actor::System, &RequestMeta::default());
-            audit::record(
-                txn,
-                &scope,
-                now,
-                Event {
-                    action: "webhook.disabled",
-                    target_type: "webhook",
-                    target_id: Some(&hook.id),
-                    summary: json!({
-                        "url": hook.url,
-                        "reason": "every delivery failed for 3 days",
-                        "failing_since": crate::scim::resource::format_datetime(since),
-                    }),
-                },
-            )
-            .await?;
-            log::warn!(
-                "webhook {} disabled: every delivery failed since {since}",
-                hook.id
-            );
-        }
+        (false, Some(_)) => return disable_if_failing(txn, hook, now).await,
+        (true, None) => return Ok(()),
     }
     hook.updated_at = now;
+    store::webhooks::save(txn, hook).await?;
+    Ok(())
+}
+
+/// Disables the webhooks whose every attempt failed for `DISABLE_AFTER`
+/// (checked on each tick too: a webhook whose deliveries all gave up makes
+/// no more attempts, and must still be disabled).
+async fn sweep_failing(state: &AppState) -> AppResult<()> {
+    let now = state.settings.clock.now();
+    for (org_id, id) in
+        store::webhooks::failing_before(&state.db.read, now - webhook::DISABLE_AFTER).await?
+    {
+        let txn = state.db.begin().await?;
+        if let Some(hook) = store::webhooks::find_for_update(&txn, &org_id, &id).await? {
+            disable_if_failing(&txn, hook, now).await?;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// Disables the webhook, with a `webhook.disabled` event and audit entry,
+/// when it has failed every attempt for `DISABLE_AFTER`.
+async fn disable_if_failing(
+    txn: &impl sea_orm::ConnectionTrait,
+    mut hook: store::webhooks::WebhookRow,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(since) = hook.failing_since else {
+        return Ok(());
+    };
+    if !hook.enabled
+        || now - since < webhook::DISABLE_AFTER
+        || store::webhooks::delivered_since(txn, &hook.id, since).await?
+    {
+        return Ok(());
+    }
+    hook.enabled = false;
+    hook.updated_at = now;
+    let scope = OrgScope::new(&hook.org_id, super::Actor::System, &RequestMeta::default());
+    audit::record(
+        txn,
+        &scope,
+        now,
+        Event {
+            action: "webhook.disabled",
+            target_type: "webhook",
+            target_id: Some(&hook.id),
+            summary: json!({
+                "url": hook.url,
+                "reason": "every delivery failed for 3 days",
+                "failing_since": crate::scim::resource::format_datetime(since),
+            }),
+        },
+    )
+    .await?;
+    log::warn!(
+        "webhook {} disabled: every delivery failed since {since}",
+        hook.id
+    );
     store::webhooks::save(txn, hook).await?;
     Ok(())
 }

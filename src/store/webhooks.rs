@@ -148,6 +148,22 @@ pub async fn enabled_ids(conn: &impl ConnectionTrait) -> Result<Vec<(String, Str
         .await
 }
 
+/// Enabled webhooks failing since before `before`: (org id, id).
+pub async fn failing_before(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, DbErr> {
+    webhook::Entity::find()
+        .select_only()
+        .column(webhook::Column::OrgId)
+        .column(webhook::Column::Id)
+        .filter(webhook::Column::Enabled.eq(true))
+        .filter(webhook::Column::FailingSince.lte(before))
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
 /// An enabled webhook locked for feeding, or `None` when another instance
 /// holds it (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has one writer).
 pub async fn lock_for_feed(

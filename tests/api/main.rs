@@ -36,3 +36,4 @@ mod tenancy;
 mod users_crud;
 mod users_list;
 mod users_patch;
+mod webhooks;

@@ -333,11 +333,11 @@ fn signing_keys(
     let mut keys = Vec::new();
     let current = secrets::open_webhook_secret(&state.settings, &hook.id, false, &hook.secret)?;
     keys.push(webhook::secret_key(current.expose())?);
-    if let (Some(previous), Some(until)) = (&hook.previous_secret, hook.previous_secret_until) {
-        if until > now {
-            let previous = secrets::open_webhook_secret(&state.settings, &hook.id, true, previous)?;
-            keys.push(webhook::secret_key(previous.expose())?);
-        }
+    if let (Some(previous), Some(until)) = (&hook.previous_secret, hook.previous_secret_until)
+        && until > now
+    {
+        let previous = secrets::open_webhook_secret(&state.settings, &hook.id, true, previous)?;
+        keys.push(webhook::secret_key(previous.expose())?);
     }
     Ok(keys)
 }

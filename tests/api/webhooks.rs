@@ -505,3 +505,56 @@ async fn an_endpoint_failing_for_three_days_is_disabled_with_an_event() {
     let (_, audit) = app.admin(Method::GET, "/api/v1/audit-events", None).await;
     assert!(audit.to_string().contains("webhook.disabled"), "{audit}");
 }
+
+#[tokio::test]
+async fn secrets_rotate_reseals_webhook_secrets_with_the_new_key() {
+    use scimlink::domain::sealing::SecretKeys;
+    let old = SecretKeys::generate();
+    let old_for_app = old.clone();
+    let app = spawn_app_with(move |s| {
+        s.secret_keys = Some(std::sync::Arc::new(
+            SecretKeys::parse(&old_for_app, None).unwrap(),
+        ));
+    })
+    .await;
+    let created = create(&app, json!({"url": "https://hooks.example.com/a"})).await;
+    let id = created["id"].as_str().unwrap();
+    // A rotation of the webhook's own secret: the previous one is kept too.
+    let (status, rotated) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/webhooks/{id}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let new = SecretKeys::generate();
+    let keys = SecretKeys::parse(&new, Some(&old)).unwrap();
+    let rotation = scimlink::service::secrets::rotate(&app.db, &keys)
+        .await
+        .unwrap();
+    assert_eq!(rotation.resealed, 2, "{rotation:?}");
+    let row = scimlink::store::webhooks::find(&app.db.read, &app.org.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    let only_new = SecretKeys::parse(&new, None).unwrap();
+    for (stored, context, plain) in [
+        (
+            &row.secret,
+            format!("webhooks.secret:{id}"),
+            &rotated["secret"],
+        ),
+        (
+            row.previous_secret.as_ref().unwrap(),
+            format!("webhooks.previous_secret:{id}"),
+            &created["secret"],
+        ),
+    ] {
+        assert!(only_new.is_current(stored));
+        let opened = only_new
+            .open(stored, &context)
+            .expect("opens with the new key");
+        assert_eq!(json!(opened.expose()), *plain);
+    }
+}

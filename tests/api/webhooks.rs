@@ -15,14 +15,14 @@ use crate::helpers::{TestApp, patch_op, spawn_app, spawn_app_with};
 use crate::oidc_idp::{idp_dir, spawn_idp};
 
 /// The receiver (`tests/idp/webhook-receiver.mjs`).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub url: String,
     http: reqwest::Client,
     _child: Child,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let mut command = Command::new("node");
         command.arg(format!("{}/webhook-receiver.mjs", idp_dir()));
         let (child, started) = spawn_idp(command, "webhook-receiver", None).await;
@@ -33,7 +33,7 @@ impl Receiver {
         }
     }
 
-    async fn control(&self, body: Value) {
+    pub async fn control(&self, body: Value) {
         let r = self
             .http
             .post(format!("{}/_control", self.url))
@@ -44,7 +44,7 @@ impl Receiver {
         assert_eq!(r.status(), StatusCode::OK);
     }
 
-    async fn received(&self) -> Vec<Value> {
+    pub async fn received(&self) -> Vec<Value> {
         self.http
             .get(format!("{}/_received", self.url))
             .send()

@@ -2,7 +2,8 @@
 // delivery's signature with npm's `standardwebhooks` (the Standard Webhooks
 // reference library, an implementation independent of scimlink's), answers
 // 204 to a delivery that verifies and 503 while told to be down, and keeps
-// what it saw. Control: POST /_control {"secrets": [...], "down": bool};
+// what it saw. Control: POST /_control {"secrets": [...], "down": bool,
+// "delay_ms": n} (answers after n ms, to hold deliveries in flight);
 // GET /_received lists what arrived. Prints {"url": ...} first; exits when
 // stdin closes (the test ended).
 import http from 'node:http';
@@ -10,6 +11,7 @@ import { Webhook } from 'standardwebhooks';
 
 let secrets = [];
 let down = false;
+let delayMs = 0;
 const received = [];
 
 const server = http.createServer((req, res) => {
@@ -21,6 +23,7 @@ const server = http.createServer((req, res) => {
             const control = JSON.parse(body);
             if (control.secrets) secrets = control.secrets;
             if (typeof control.down === 'boolean') down = control.down;
+            if (typeof control.delay_ms === 'number') delayMs = control.delay_ms;
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end('{}');
             return;
@@ -58,8 +61,10 @@ const server = http.createServer((req, res) => {
             verified_by: verifiedBy,
             event,
         });
-        res.writeHead(verifiedBy.length > 0 ? 204 : 400);
-        res.end();
+        setTimeout(() => {
+            res.writeHead(verifiedBy.length > 0 ? 204 : 400);
+            res.end();
+        }, delayMs);
     });
 });
 

@@ -101,11 +101,19 @@ pub async fn tick(state: &AppState) -> AppResult<Tick> {
 async fn feed(state: &AppState) -> AppResult<u64> {
     let db = &state.db;
     let webhooks = store::webhooks::enabled_ids(&db.read).await?;
-    let mut sequenced = std::collections::HashSet::new();
     let mut queued = 0;
-    for (id, org_id) in webhooks {
-        if sequenced.insert(org_id.clone()) {
+    let mut heads = std::collections::HashMap::new();
+    for (id, org_id, cursor) in webhooks {
+        if !heads.contains_key(&org_id) {
             super::events::sequence(db, &org_id).await?;
+            heads.insert(
+                org_id.clone(),
+                store::events::head(&db.read, &org_id).await?,
+            );
+        }
+        // Nothing new: no write transaction (SQLite has one writer).
+        if heads.get(&org_id).is_some_and(|head| *head <= cursor) {
+            continue;
         }
         let txn = db.begin().await?;
         let Some(mut row) = store::webhooks::lock_for_feed(&txn, &id).await? else {

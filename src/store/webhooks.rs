@@ -136,12 +136,14 @@ pub async fn replace_secret(
     Ok(result.rows_affected == 1)
 }
 
-/// The ids of the enabled webhooks (every organisation), for the worker.
-pub async fn enabled_ids(conn: &impl ConnectionTrait) -> Result<Vec<(String, String)>, DbErr> {
+/// The enabled webhooks (every organisation), for the worker: id,
+/// organisation id, cursor.
+pub async fn enabled_ids(conn: &impl ConnectionTrait) -> Result<Vec<(String, String, i64)>, DbErr> {
     webhook::Entity::find()
         .select_only()
         .column(webhook::Column::Id)
         .column(webhook::Column::OrgId)
+        .column(webhook::Column::Cursor)
         .filter(webhook::Column::Enabled.eq(true))
         .into_tuple()
         .all(conn)

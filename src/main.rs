@@ -247,7 +247,7 @@ async fn serve(database_url: String, args: ServeArgs) -> Result<(), String> {
     let check = service::secrets::seal_at_start(&db, keys.as_ref()).await?;
     if check.sealed > 0 {
         log::info!(
-            "sealed {} secret(s) stored in clear (OIDC client secrets, SAML keys)",
+            "sealed {} secret(s) stored in clear (OIDC client secrets, SAML keys, webhook secrets)",
             check.sealed
         );
     }

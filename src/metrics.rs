@@ -139,6 +139,11 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SignInLabels {
     method: &'static str,
     outcome: &'static str,
@@ -175,10 +180,8 @@ struct Inner {
     db_statement_errors: Family<PoolLabels, Counter>,
     pool_connections: Family<PoolStateLabels, Gauge>,
     pool_max_connections: Family<PoolLabels, Gauge>,
-    // Webhook deliveries: not built yet. When the delivery worker lands it
-    // gets its family here (`scimlink_webhook_deliveries_total` by outcome,
-    // and a delivery latency histogram), registered in `Metrics::new` and
-    // counted through a `Metrics::webhook_delivery` call from the worker.
+    /// Webhook delivery attempts by outcome (`delivered`, `retry`, `failed`).
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
 }
 
 /// The server's metrics. Cheap to clone: every clone counts into one registry.
@@ -265,7 +268,15 @@ impl Metrics {
             "The most connections each pool opens",
             pool_max_connections.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome: delivered (a 2xx), retry (refused or \
+             unreachable, tried again later), failed (given up after 24 hours)",
+            webhook_deliveries.clone(),
+        );
         Metrics(Arc::new(Inner {
+            webhook_deliveries,
             registry,
             requests,
             request_seconds,
@@ -277,6 +288,14 @@ impl Metrics {
             pool_connections,
             pool_max_connections,
         }))
+    }
+
+    /// One webhook delivery attempt: `delivered`, `retry` or `failed`.
+    pub fn webhook_delivery(&self, outcome: &'static str) {
+        self.0
+            .webhook_deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// One answered request. `route` is the router's template, or

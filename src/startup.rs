@@ -24,6 +24,8 @@ pub struct Application {
     servers: Vec<Server>,
     shutdown_timeout_seconds: u64,
     db: Db,
+    /// What the webhook delivery worker works with.
+    state: Arc<AppState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,7 @@ impl Application {
         // same body limit as the API, not actix's default 256 KiB.
         let form_limit = settings.max_body_bytes;
         let app_state = state.clone();
+        let worker_state = state.clone().into_inner();
         // Signals are `run_until`'s: actix's own handling would make SIGINT
         // a forced stop, dropping requests in flight.
         let server = HttpServer::new(move || {
@@ -140,6 +143,7 @@ impl Application {
             servers,
             shutdown_timeout_seconds: settings.shutdown_timeout_seconds,
             db,
+            state: worker_state,
         })
     }
 
@@ -166,7 +170,16 @@ impl Application {
     /// the shutdown timeout), stops the background work and returns.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
         let (stopping, stop_rx) = watch::channel(false);
-        let statistics = tokio::spawn(store::statistics::maintain(self.db.clone(), stop_rx));
+        let statistics = tokio::spawn(store::statistics::maintain(
+            self.db.clone(),
+            stop_rx.clone(),
+        ));
+        // Webhook deliveries: every instance runs the worker (claims are
+        // leased, so instances share the work).
+        let webhooks = tokio::spawn(crate::service::webhook_worker::run(
+            self.state.clone(),
+            stop_rx,
+        ));
         let handles: Vec<_> = self.servers.iter().map(Server::handle).collect();
         let servers = futures_util::future::try_join_all(self.servers);
         tokio::pin!(servers);
@@ -187,6 +200,9 @@ impl Application {
         let _ = stopping.send(true);
         if let Err(e) = statistics.await {
             log::warn!("the statistics task ended badly: {e}");
+        }
+        if let Err(e) = webhooks.await {
+            log::warn!("the webhook worker ended badly: {e}");
         }
         log::info!("stopped");
         result.map(|_| ())

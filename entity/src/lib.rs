@@ -23,5 +23,7 @@ pub mod session;
 pub mod sign_in_failure;
 pub mod sso_connection;
 pub mod sso_request;
+pub mod webhook;
+pub mod webhook_delivery;
 pub mod workspace;
 pub mod workspace_member;

@@ -14,6 +14,7 @@ mod m20261122_000008_sso_request_test_by;
 mod m20261207_000009_sign_in_abuse_bounds;
 mod m20261207_000011_create_saml_keys_and_logout;
 mod m20261207_000016_create_events;
+mod m20261207_000017_create_webhooks;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_sign_in_abuse_bounds::Migration),
             Box::new(m20261207_000011_create_saml_keys_and_logout::Migration),
             Box::new(m20261207_000016_create_events::Migration),
+            Box::new(m20261207_000017_create_webhooks::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod password;
 pub mod sealing;
 pub mod secret;
 pub mod sso;
+pub mod webhook;
 
 use std::fmt;
 

@@ -12,7 +12,7 @@ use crate::domain::{AuthMode, OrgRole};
 use crate::error::{ApiResult, AppError};
 use crate::service::{
     AppState, accounts, audit, connections, events, linking, mail, orgs, sessions, tokens,
-    workspaces,
+    webhooks, workspaces,
 };
 
 fn ok<T: Serialize>(body: &T) -> ApiResult<HttpResponse> {
@@ -440,4 +440,81 @@ pub async fn admin_connections_delete(
 ) -> ApiResult<HttpResponse> {
     connections::delete(&state, &scope, &id).await?;
     no_content()
+}
+
+pub async fn admin_webhooks_list(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+) -> ApiResult<HttpResponse> {
+    ok(&webhooks::list(&state, &scope).await?)
+}
+
+pub async fn admin_webhooks_create(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    scope.require_admin()?;
+    let new = body.parse().await?;
+    let created_hook = webhooks::create(&state, &scope, new).await?;
+    let location = format!(
+        "{}/api/v1/webhooks/{}",
+        state.base_url, created_hook.webhook.id
+    );
+    created(&location, &created_hook)
+}
+
+pub async fn admin_webhooks_get(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&webhooks::get(&state, &scope, &id).await?)
+}
+
+pub async fn admin_webhooks_update(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    scope.require_admin()?;
+    let update = body.parse().await?;
+    ok(&webhooks::update(&state, &scope, &id, update).await?)
+}
+
+pub async fn admin_webhooks_delete(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    webhooks::delete(&state, &scope, &id).await?;
+    no_content()
+}
+
+pub async fn admin_webhooks_rotate_secret(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&webhooks::rotate_secret(&state, &scope, &id).await?)
+}
+
+pub async fn admin_webhooks_deliveries(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+) -> ApiResult<HttpResponse> {
+    ok(&webhooks::deliveries(&state, &scope, &id).await?)
+}
+
+pub async fn admin_webhooks_replay(
+    state: Data<AppState>,
+    AdminAuth(scope): AdminAuth,
+    id: Path<String>,
+    body: ScimBody,
+) -> ApiResult<HttpResponse> {
+    scope.require_admin()?;
+    let replay = body.parse().await?;
+    ok(&webhooks::replay(&state, &scope, &id, replay).await?)
 }

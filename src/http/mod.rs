@@ -245,6 +245,30 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/events", || {
             web::route().to(admin::admin_events_list)
         }),
+        r(Method::GET, "/api/v1/webhooks", || {
+            web::route().to(admin::admin_webhooks_list)
+        }),
+        r(Method::POST, "/api/v1/webhooks", || {
+            web::route().to(admin::admin_webhooks_create)
+        }),
+        r(Method::GET, "/api/v1/webhooks/{id}", || {
+            web::route().to(admin::admin_webhooks_get)
+        }),
+        r(Method::PATCH, "/api/v1/webhooks/{id}", || {
+            web::route().to(admin::admin_webhooks_update)
+        }),
+        r(Method::DELETE, "/api/v1/webhooks/{id}", || {
+            web::route().to(admin::admin_webhooks_delete)
+        }),
+        r(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", || {
+            web::route().to(admin::admin_webhooks_rotate_secret)
+        }),
+        r(Method::GET, "/api/v1/webhooks/{id}/deliveries", || {
+            web::route().to(admin::admin_webhooks_deliveries)
+        }),
+        r(Method::POST, "/api/v1/webhooks/{id}/replay", || {
+            web::route().to(admin::admin_webhooks_replay)
+        }),
         r(Method::GET, "/api/v1/connections", || {
             web::route().to(admin::admin_connections_list)
         }),

@@ -206,6 +206,11 @@ pub fn plan(action: &str, target_id: Option<&str>, summary: &Value) -> Vec<Plann
             Subject::None,
             json!({"scim_token": {"id": target_id, "label": field("label")}}),
         )],
+        "webhook.disabled" => vec![planned(
+            "webhook.disabled",
+            Subject::None,
+            json!({"webhook": {"id": target_id, "url": field("url"), "reason": field("reason")}}),
+        )],
         _ => Vec::new(),
     }
 }

@@ -28,6 +28,8 @@ pub mod sso;
 pub mod staff;
 pub mod tokens;
 pub mod users;
+pub mod webhook_worker;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Secrets kept at rest that scimlink reads back (the OIDC client secrets of
-//! connections, the private keys of SAML connections): sealed with the key
+//! connections, the private keys of SAML connections, webhook signing
+//! secrets): sealed with the key
 //! of `SCIMLINK_SECRET_KEY` before they are stored, opened only where they
 //! are used, sealed on start when an older version left them in clear, and
 //! re-sealed with the current key by `scimlink secrets rotate`.
@@ -18,6 +19,47 @@ fn context(connection_id: &str) -> String {
 /// What a sealed SAML private key is bound to: its connection and use.
 fn sp_key_context(connection_id: &str, key_use: &str) -> String {
     format!("saml_sp_keys.private_key:{connection_id}:{key_use}")
+}
+
+/// What a sealed webhook secret is bound to: its webhook, and whether it is
+/// the current secret or the previous one (still signing after a rotation).
+fn webhook_context(webhook_id: &str, previous: bool) -> String {
+    let field = if previous {
+        "previous_secret"
+    } else {
+        "secret"
+    };
+    format!("webhooks.{field}:{webhook_id}")
+}
+
+/// Seals a webhook's signing secret.
+pub(crate) fn seal_webhook_secret(
+    settings: &Settings,
+    webhook_id: &str,
+    previous: bool,
+    secret: &str,
+) -> AppResult<String> {
+    let keys = settings.secret_keys.as_deref().ok_or_else(|| {
+        AppError::Conflict(format!(
+            "this server has no key to store webhook secrets with: set SCIMLINK_SECRET_KEY ({HOW_TO_GENERATE}) and restart it"
+        ))
+    })?;
+    keys.seal(secret, &webhook_context(webhook_id, previous))
+        .map_err(AppError::Internal)
+}
+
+/// Opens a webhook's stored signing secret.
+pub(crate) fn open_webhook_secret(
+    settings: &Settings,
+    webhook_id: &str,
+    previous: bool,
+    stored: &str,
+) -> Result<Opened, String> {
+    let keys = settings.secret_keys.as_deref().ok_or_else(|| {
+        format!("no SCIMLINK_SECRET_KEY to open webhook {webhook_id}'s secret with")
+    })?;
+    keys.open(stored, &webhook_context(webhook_id, previous))
+        .map_err(|e| format!("webhook {webhook_id}'s secret cannot be opened: {e}"))
 }
 
 /// Seals a SAML connection's new private key.
@@ -69,6 +111,7 @@ struct AtRest {
 enum Kind {
     ClientSecret { connection_id: String },
     SamlKey { id: String },
+    WebhookSecret { id: String, previous: bool },
 }
 
 async fn all_at_rest(conn: &impl sea_orm::ConnectionTrait) -> Result<Vec<AtRest>, String> {
@@ -94,6 +137,20 @@ async fn all_at_rest(conn: &impl sea_orm::ConnectionTrait) -> Result<Vec<AtRest>
             value,
         });
     }
+    for (id, previous, value) in store::webhooks::secrets(conn)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        all.push(AtRest {
+            what: format!(
+                "webhook {id}'s {}secret",
+                if previous { "previous " } else { "" }
+            ),
+            context: webhook_context(&id, previous),
+            kind: Kind::WebhookSecret { id, previous },
+            value,
+        });
+    }
     Ok(all)
 }
 
@@ -110,6 +167,9 @@ async fn replace(
         }
         Kind::SamlKey { id } => {
             store::saml::replace_private_key(conn, id, &item.value, sealed).await
+        }
+        Kind::WebhookSecret { id, previous } => {
+            store::webhooks::replace_secret(conn, id, *previous, &item.value, sealed).await
         }
     }
     .map_err(|e| e.to_string())
@@ -192,7 +252,7 @@ pub async fn seal_at_start(db: &Db, keys: Option<&SecretKeys>) -> Result<StartCh
     }
     if in_clear > 0 {
         return Err(format!(
-            "the database holds {in_clear} secret(s) (OIDC client secrets, SAML keys) in clear, and SCIMLINK_SECRET_KEY is not set: set it ({HOW_TO_GENERATE}) and start again, and scimlink seals them"
+            "the database holds {in_clear} secret(s) (OIDC client secrets, SAML keys, webhook secrets) in clear, and SCIMLINK_SECRET_KEY is not set: set it ({HOW_TO_GENERATE}) and start again, and scimlink seals them"
         ));
     }
     txn.commit().await.map_err(|e| e.to_string())?;

@@ -18,6 +18,7 @@ pub mod statistics;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;

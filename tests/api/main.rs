@@ -36,3 +36,5 @@ mod tenancy;
 mod users_crud;
 mod users_list;
 mod users_patch;
+mod webhook_processes;
+mod webhooks;

@@ -921,6 +921,9 @@ impl<'a> Fixture<'a> {
             ("POST", "/api/v1/scim-tokens") => json!({"label": "openapi probe"}),
             ("POST", "/api/v1/connections") => connection_body(),
             ("PATCH", "/api/v1/connections/{id}") => json!({"display_name": "OpenAPI Probe"}),
+            ("POST", "/api/v1/webhooks") => json!({"url": "https://hooks.example.com/openapi"}),
+            ("PATCH", "/api/v1/webhooks/{id}") => json!({"description": "OpenAPI Probe"}),
+            ("POST", "/api/v1/webhooks/{id}/replay") => json!({"after": "0"}),
             ("POST", "/auth/password/login") => json!({
                 "org": self.app.org.slug,
                 "user_name": self.user_name,
@@ -1014,6 +1017,15 @@ impl<'a> Fixture<'a> {
             let connection =
                 admin_ok(app, "POST", "/api/v1/connections", Some(&connection_body())).await;
             path = path.replace("{id}", connection["id"].as_str().expect("a connection id"));
+        } else if spec_path.starts_with("/api/v1/webhooks/{id}") {
+            let webhook = admin_ok(
+                app,
+                "POST",
+                "/api/v1/webhooks",
+                Some(&json!({"url": "https://hooks.example.com/openapi"})),
+            )
+            .await;
+            path = path.replace("{id}", webhook["id"].as_str().expect("a webhook id"));
         } else if spec_path.starts_with("/api/v1/scim-tokens/{id}") {
             let token = admin_ok(
                 app,

@@ -117,7 +117,9 @@ pub async fn keys(state: &AppState, connection: &ConnectionRow) -> AppResult<SpK
     }
 }
 
-fn escape_xml(raw: &str) -> String {
+/// Text for an XML attribute or element that scimlink writes (SP metadata,
+/// logout messages).
+pub(super) fn escape_xml(raw: &str) -> String {
     raw.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -206,23 +206,23 @@ pub async fn login(
         }
         None => None,
     };
-    let (Some(org), Some(account)) = (org, account) else {
-        verify(request.password, None).await?;
-        let org = match request.org.len() {
-            0..=63 => store::orgs::find_by_slug(&state.db.read, &request.org).await?,
-            _ => None,
-        };
-        record_failure(
-            state,
-            org.as_ref(),
-            None,
-            meta,
-            "unknown_user",
-            &request.user_name,
-            now,
-        )
-        .await?;
-        return Err(AppError::InvalidCredentials);
+    // An account is looked up only in an organisation that was found.
+    let (org, account) = match (org, account) {
+        (Some(org), Some(account)) => (org, account),
+        (org, _) => {
+            verify(request.password, None).await?;
+            record_failure(
+                state,
+                org.as_ref(),
+                None,
+                meta,
+                "unknown_user",
+                &request.user_name,
+                now,
+            )
+            .await?;
+            return Err(AppError::InvalidCredentials);
+        }
     };
     let account_key = account_key(state, &account, meta).await?;
     reserve_attempt(state, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
